@@ -1,0 +1,490 @@
+//! The interpreter: one conversation turn of an agent against a session's state.
+//!
+//! The run loop follows Voiceflow's runtime (reference/dm-api.md §6.4): the top frame of the
+//! stack runs node after node until a node *waits* for the user (it keeps its id in the frame),
+//! the flow finishes (the frame is popped and its caller resumes), the stack changes (a command
+//! jumped or pushed), or the conversation ends. Only the first node of a turn sees the request;
+//! the rest run in "running" mode. Limits on steps and stack depth keep any agent from looping
+//! forever; hitting one ends the turn with an error trace, never a panic.
+
+mod http;
+mod input;
+mod scope;
+mod steps;
+
+pub use http::{
+    DEFAULT_WEBHOOK_TIMEOUT_MS, FollowupEvent, MAX_RESPONSE_BYTES, WebhookMessage, WebhookRequest,
+    WebhookResponse,
+};
+
+use serde_json::{Map, Value};
+
+use crate::effects::Effects;
+use crate::event::EventName;
+use crate::program::{Agent, FlowIdx, NodeIdx, NodeRef};
+use crate::request::{EventRequest, GeneralRequest, IntentRequest, Request};
+use crate::state::{Frame, FrameStorage, Output, SessionState, Storage};
+use crate::trace::{Trace, TraceKind, TraceSink};
+
+/// Per-turn limits and identity.
+#[derive(Debug, Clone)]
+pub struct TurnOptions {
+    /// Exposed to the agent as `{user_id}`.
+    pub user_id: String,
+    /// Nodes one turn may run before it is stopped.
+    pub max_steps: u32,
+    /// Frames the stack may hold.
+    pub max_depth: usize,
+}
+
+impl Default for TurnOptions {
+    fn default() -> Self {
+        TurnOptions {
+            user_id: String::new(),
+            max_steps: 1000,
+            max_depth: 60,
+        }
+    }
+}
+
+/// What happened in a turn, besides its traces.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TurnOutcome {
+    /// The conversation is over; the next request starts a new session.
+    pub ended: bool,
+    /// Nodes run.
+    pub steps: u32,
+    /// `followupEvent`s handled.
+    pub followups: u32,
+}
+
+/// Runs one turn: `request` against `state`, emitting traces into `sink` as they happen.
+///
+/// Errors inside the turn (a failing webhook, a bad expression, a limit) become traces; the turn
+/// always leaves `state` consistent, ready to be committed.
+///
+/// ```
+/// use turnstile_engine::{load_agent_str, run_turn, Request, SessionState, TurnOptions};
+/// # use turnstile_engine::effects::*;
+/// # struct Fixed;
+/// # impl Effects for Fixed {
+/// #     fn now_ms(&self) -> u64 { 0 }
+/// #     fn random_below(&self, _: usize) -> usize { 0 }
+/// #     async fn http(&self, _: HttpRequest) -> Result<HttpResponse, HttpError> { Err(HttpError::Timeout) }
+/// # }
+/// let agent = load_agent_str("hello.yaml", "flows:\n  main:\n    steps:\n      - say: Hello {user_id}!\n").unwrap();
+/// let mut state = SessionState::default();
+/// let mut traces = Vec::new();
+/// let options = TurnOptions { user_id: "ada".into(), ..Default::default() };
+/// # let effects = Fixed;
+/// let outcome = futures_lite_block_on(run_turn(&agent, &mut state, Request::Launch, &effects, &mut traces, &options));
+/// assert_eq!(traces[0].message(), Some("Hello ada!"));
+/// assert!(outcome.ended);
+/// # fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     let waker = std::task::Waker::noop();
+/// #     let mut cx = std::task::Context::from_waker(&waker);
+/// #     let mut f = std::pin::pin!(f);
+/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+/// # }
+/// ```
+pub async fn run_turn<E: Effects, S: TraceSink>(
+    agent: &Agent,
+    state: &mut SessionState,
+    request: Request,
+    effects: &E,
+    sink: &mut S,
+    options: &TurnOptions,
+) -> TurnOutcome {
+    if request == Request::Action {
+        return TurnOutcome::default();
+    }
+    let mut turn = Turn {
+        agent,
+        stack: Vec::new(),
+        state,
+        effects,
+        sink,
+        options,
+        event: None,
+        steps: 0,
+        followups: 0,
+        execution_sequence: Vec::new(),
+        ended: false,
+    };
+    turn.run(request).await;
+    TurnOutcome {
+        ended: turn.state.stack.is_empty(),
+        steps: turn.steps,
+        followups: turn.followups,
+    }
+}
+
+/// A request as the nodes see it (text has become an intent; launch has become "running").
+#[derive(Debug, Clone)]
+enum Incoming {
+    Intent(IntentRequest),
+    Event(EventRequest),
+    General(GeneralRequest),
+    NoReply,
+}
+
+/// A frame while the turn runs: flow and node resolved to indices.
+#[derive(Debug)]
+struct RtFrame {
+    flow: FlowIdx,
+    node: Option<NodeIdx>,
+    variables: Map<String, Value>,
+    storage: FrameStorage,
+}
+
+/// What a node asks the run loop to do next.
+enum Step {
+    /// Continue at this node (or finish the flow with `None`).
+    Next(Option<NodeRef>),
+    /// Wait for the user on the current node.
+    Wait,
+    /// The stack was changed by the node; re-examine the top frame.
+    StackChanged,
+    /// End the conversation.
+    End,
+}
+
+/// How a frame's run ended.
+enum FrameExit {
+    Wait,
+    Continue,
+}
+
+struct Turn<'a, E, S> {
+    agent: &'a Agent,
+    state: &'a mut SessionState,
+    stack: Vec<RtFrame>,
+    effects: &'a E,
+    sink: &'a mut S,
+    options: &'a TurnOptions,
+    /// The current event and its data, readable as `{event.<key>}`.
+    event: Option<EventRequest>,
+    steps: u32,
+    followups: u32,
+    execution_sequence: Vec<Value>,
+    ended: bool,
+}
+
+impl<E: Effects, S: TraceSink> Turn<'_, E, S> {
+    async fn run(&mut self, request: Request) {
+        self.state.turn += 1;
+        self.restore_stack();
+        self.set_request_variables(&request);
+        let incoming = match request {
+            Request::Launch => {
+                self.reset_conversation();
+                None
+            }
+            Request::Text(text) => Some(Incoming::Intent(self.classify(&text))),
+            Request::Intent(intent) => Some(Incoming::Intent(intent)),
+            Request::Event(event) => match self.welcome_target(&event.name) {
+                Some(name) => {
+                    let event = EventRequest {
+                        name,
+                        data: event.data,
+                    };
+                    self.event = Some(event.clone());
+                    Some(Incoming::Event(event))
+                }
+                None => {
+                    self.event = Some(event);
+                    self.reset_conversation();
+                    None
+                }
+            },
+            Request::General(general) => Some(Incoming::General(general)),
+            Request::NoReply => Some(Incoming::NoReply),
+            Request::Action => None,
+        };
+        let incoming = if self.stack.is_empty() {
+            self.start_session();
+            // A request that opens a conversation may trigger a command ("one-shot"); otherwise
+            // the conversation simply starts.
+            match incoming {
+                Some(request) if !matches!(request, Incoming::NoReply) => {
+                    self.try_commands(&request);
+                    None
+                }
+                _ => None,
+            }
+        } else {
+            incoming
+        };
+        self.cycle(incoming).await;
+        if self.stack.is_empty() && !self.ended {
+            self.emit(TraceKind::End { explicit: false });
+        }
+        self.save_stack();
+    }
+
+    /// Event names of the `WELCOME` family launch the agent unless it handles the name (or,
+    /// for a platform welcome, plain `WELCOME`). Returns the event to run, or `None` to launch.
+    fn welcome_target(&self, name: &EventName) -> Option<EventName> {
+        if !name.is_welcome() || self.agent.handles_event(name) {
+            return Some(name.clone());
+        }
+        let welcome = EventName::new("WELCOME").ok()?;
+        self.agent.handles_event(&welcome).then_some(welcome)
+    }
+
+    /// Runs frames until a node waits, the stack empties or the conversation ends.
+    async fn cycle(&mut self, mut incoming: Option<Incoming>) {
+        while !self.ended {
+            let Some(top) = self.stack.last() else { return };
+            if top.node.is_none() {
+                self.pop_finished_frame();
+                incoming = None;
+                continue;
+            }
+            match self.run_frame(incoming.take()).await {
+                FrameExit::Wait => return,
+                FrameExit::Continue => {}
+            }
+        }
+    }
+
+    async fn run_frame(&mut self, mut incoming: Option<Incoming>) -> FrameExit {
+        loop {
+            let Some(top) = self.stack.last() else {
+                return FrameExit::Continue;
+            };
+            let (flow, Some(node)) = (top.flow, top.node) else {
+                return FrameExit::Continue;
+            };
+            self.steps += 1;
+            if self.steps > self.options.max_steps {
+                self.fail(
+                    "step_limit",
+                    format!(
+                        "the turn ran {} steps without waiting for the user; it was stopped",
+                        self.options.max_steps
+                    ),
+                );
+                return FrameExit::Continue;
+            }
+            let at = NodeRef { flow, node };
+            self.emit(TraceKind::Block {
+                block_id: self.agent.node(at).id.clone(),
+            });
+            let step = match incoming.take() {
+                Some(request) => self.handle_request(at, request).await,
+                None => self.handle_running(at).await,
+            };
+            match step {
+                Step::Next(Some(next)) if next.flow == flow => self.set_top_node(Some(next.node)),
+                Step::Next(Some(next)) => {
+                    self.jump_to(next);
+                    return FrameExit::Continue;
+                }
+                Step::Next(None) => {
+                    self.set_top_node(None);
+                    return FrameExit::Continue;
+                }
+                Step::Wait => return FrameExit::Wait,
+                Step::StackChanged => return FrameExit::Continue,
+                Step::End => {
+                    self.emit(TraceKind::End { explicit: true });
+                    self.stack.clear();
+                    self.ended = true;
+                    return FrameExit::Continue;
+                }
+            }
+        }
+    }
+
+    fn set_top_node(&mut self, node: Option<NodeIdx>) {
+        if let Some(top) = self.stack.last_mut() {
+            top.node = node;
+        }
+    }
+
+    /// Leaves the current flow for `target`: back down to the target flow's frame if it is on
+    /// the stack, otherwise the top frame is replaced.
+    fn jump_to(&mut self, target: NodeRef) {
+        if let Some(at) = self.stack.iter().rposition(|f| f.flow == target.flow) {
+            self.stack.truncate(at + 1);
+            self.set_top_node(Some(target.node));
+        } else {
+            self.stack.pop();
+            self.push_frame(target, Map::new(), Vec::new());
+        }
+    }
+
+    /// Pushes a frame for `target`'s flow, starting at `target`'s node.
+    fn push_frame(
+        &mut self,
+        target: NodeRef,
+        variables: Map<String, Value>,
+        output_map: Vec<(String, String)>,
+    ) -> bool {
+        if self.stack.len() >= self.options.max_depth {
+            self.fail(
+                "stack_limit",
+                format!(
+                    "flows nested deeper than {} frames; the turn was stopped",
+                    self.options.max_depth
+                ),
+            );
+            return false;
+        }
+        let flow = self.agent.flow(target.flow);
+        let mut variables = variables;
+        for name in &flow.variables {
+            variables.entry(name.clone()).or_insert(Value::from(0));
+        }
+        self.stack.push(RtFrame {
+            flow: target.flow,
+            node: Some(target.node),
+            variables,
+            storage: FrameStorage {
+                output_map,
+                ..FrameStorage::default()
+            },
+        });
+        self.emit(TraceKind::Flow {
+            diagram_id: flow.id.clone(),
+            name: flow.name.clone(),
+        });
+        true
+    }
+
+    /// Pops a finished frame; its caller gets the outputs and, if a command interrupted it,
+    /// hears its last output again.
+    fn pop_finished_frame(&mut self) {
+        let Some(done) = self.stack.pop() else { return };
+        for (from, to) in &done.storage.output_map {
+            let value = done.variables.get(from).cloned().unwrap_or(Value::Null);
+            self.assign(to, value);
+        }
+        let Some(top) = self.stack.last_mut() else {
+            return;
+        };
+        if std::mem::take(&mut top.storage.called_command)
+            && let Some(output) = top.storage.output.clone()
+        {
+            self.emit_output(&output);
+        }
+    }
+
+    /// Launch semantics: the stack and storage are reset, variables are kept.
+    fn reset_conversation(&mut self) {
+        self.stack.clear();
+        self.state.storage = Storage::default();
+    }
+
+    /// A new session: `sessions` + 1, declared variables initialised, the start flow entered.
+    fn start_session(&mut self) {
+        let vars = &mut self.state.variables;
+        let sessions = vars.get("sessions").and_then(Value::as_u64).unwrap_or(0);
+        vars.insert("sessions".into(), Value::from(sessions + 1));
+        for name in &self.agent.variables {
+            vars.entry(name.clone()).or_insert(Value::from(0));
+        }
+        self.state.storage = Storage::default();
+        let start = self.agent.flow(self.agent.start_flow).start;
+        match start {
+            Some(start) => {
+                self.push_frame(start, Map::new(), Vec::new());
+            }
+            None => {} // an empty start flow: the conversation ends at once
+        }
+    }
+
+    /// Ends the turn with an error trace (shown to clients) and ends the conversation.
+    fn fail(&mut self, code: &str, message: String) {
+        self.emit(TraceKind::Custom {
+            name: "error".into(),
+            payload: serde_json::json!({ "code": code, "message": message }),
+            paths: Vec::new(),
+            default_path: None,
+        });
+        self.emit(TraceKind::End { explicit: true });
+        self.stack.clear();
+        self.ended = true;
+    }
+
+    fn emit(&mut self, kind: TraceKind) {
+        let time = self.effects.now_ms();
+        self.sink.emit(Trace { kind, time });
+    }
+
+    fn emit_output(&mut self, output: &Output) {
+        match output {
+            Output::Text(message) => {
+                let delay = self.agent.settings.message_delay_ms;
+                self.emit_text(String::new(), message.clone(), delay);
+            }
+            Output::Speak(message) => self.emit(TraceKind::Speak {
+                message: message.clone(),
+            }),
+        }
+    }
+
+    fn emit_debug(&mut self, kind: &str, message: String) {
+        self.emit(TraceKind::Debug {
+            kind: Some(kind.to_owned()),
+            message,
+            extra: Map::new(),
+        });
+    }
+
+    fn emit_path(&mut self, path: impl Into<String>) {
+        self.emit(TraceKind::Path { path: path.into() });
+    }
+
+    /// Resolves the persisted stack against the agent. A stack that names flows or nodes the
+    /// agent no longer has (it was changed) restarts the conversation.
+    fn restore_stack(&mut self) {
+        let frames = std::mem::take(&mut self.state.stack);
+        let mut stack = Vec::with_capacity(frames.len() + 2);
+        for frame in frames {
+            let Some(flow) = self.agent.flow_index(&frame.flow) else {
+                return self.stale_stack(&frame.flow);
+            };
+            let node = match &frame.node {
+                None => None,
+                Some(id) => match self.agent.flow(flow).node_index(id) {
+                    Some(node) => Some(node),
+                    None => return self.stale_stack(id),
+                },
+            };
+            stack.push(RtFrame {
+                flow,
+                node,
+                variables: frame.variables,
+                storage: frame.storage,
+            });
+        }
+        self.stack = stack;
+    }
+
+    fn stale_stack(&mut self, missing: &str) {
+        self.stack.clear();
+        self.emit_debug(
+            "state",
+            format!("the agent no longer has `{missing}`; the conversation restarts"),
+        );
+    }
+
+    fn save_stack(&mut self) {
+        let agent = self.agent;
+        self.state.stack = self
+            .stack
+            .drain(..)
+            .map(|frame| {
+                let flow = agent.flow(frame.flow);
+                Frame {
+                    flow: flow.id.clone(),
+                    node: frame.node.map(|n| flow.nodes[n as usize].id.clone()),
+                    storage: frame.storage,
+                    variables: frame.variables,
+                }
+            })
+            .collect();
+    }
+}

@@ -1,0 +1,267 @@
+//! Requests: what a client asks of one turn, parsed from the DM API's `{type, payload}` shape.
+
+use serde_json::{Map, Value, json};
+
+use crate::event::{EventName, InvalidEventName};
+use crate::nlu::ExtractedEntity;
+
+/// One conversation request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// Reset the conversation and start the agent.
+    Launch,
+    /// Free text from the user; goes through NLU.
+    Text(String),
+    /// A pre-classified intent (NLU is skipped).
+    Intent(IntentRequest),
+    /// A named event with data (Dialogflow-style).
+    Event(EventRequest),
+    /// The user stayed silent past the `no-reply` timeout.
+    NoReply,
+    /// A side-effect-only action (e.g. an `open_url` button): nothing runs.
+    Action,
+    /// Anything else: button paths (`path-…`) and custom action paths (`done`, `success`, …).
+    General(GeneralRequest),
+}
+
+/// An intent with its entities, as NLU or the client produced it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntentRequest {
+    pub name: String,
+    pub query: String,
+    pub entities: Vec<ExtractedEntity>,
+    /// 0–1; `None` means the client did not say (treated as 1).
+    pub confidence: Option<f32>,
+}
+
+/// A named event and its data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRequest {
+    pub name: EventName,
+    pub data: Map<String, Value>,
+}
+
+/// A request matched by its `type` alone, such as a button click.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeneralRequest {
+    pub kind: String,
+    pub label: Option<String>,
+}
+
+/// Why a request could not be understood.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RequestError {
+    #[error("the request must be a JSON object with a string `type`")]
+    NotAnObject,
+    #[error("the request `type` must be a non-empty string of at most 128 characters")]
+    BadType,
+    #[error("a `text` request needs a string `payload`")]
+    TextPayload,
+    #[error("an `intent` request needs `payload.intent.name`")]
+    IntentPayload,
+    #[error("an `event` request needs `payload.event.name` and an optional object `payload.event.data`")]
+    EventPayload,
+    #[error(transparent)]
+    EventName(#[from] InvalidEventName),
+}
+
+const MAX_TYPE_LEN: usize = 128;
+
+impl Request {
+    /// Parses the DM API request shape, e.g. `{"type": "text", "payload": "hi"}`.
+    ///
+    /// ```
+    /// use turnstile_engine::Request;
+    /// let request = Request::from_json(&serde_json::json!({
+    ///     "type": "event",
+    ///     "payload": {"event": {"name": "order_status", "data": {"order_id": "A17"}}}
+    /// })).unwrap();
+    /// assert!(matches!(request, Request::Event(e) if e.name.as_str() == "order_status"));
+    /// ```
+    pub fn from_json(value: &Value) -> Result<Request, RequestError> {
+        let object = value.as_object().ok_or(RequestError::NotAnObject)?;
+        let kind = object
+            .get("type")
+            .and_then(Value::as_str)
+            .ok_or(RequestError::NotAnObject)?;
+        if kind.is_empty() || kind.len() > MAX_TYPE_LEN {
+            return Err(RequestError::BadType);
+        }
+        let payload = object.get("payload").unwrap_or(&Value::Null);
+        Ok(match kind {
+            "launch" => Request::Launch,
+            "no-reply" => Request::NoReply,
+            "action" => Request::Action,
+            "text" => Request::Text(payload.as_str().ok_or(RequestError::TextPayload)?.into()),
+            "intent" => Request::Intent(parse_intent(payload)?),
+            "event" => Request::Event(parse_event(payload)?),
+            _ => Request::General(GeneralRequest {
+                kind: kind.to_owned(),
+                label: payload
+                    .get("label")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            }),
+        })
+    }
+
+    /// The DM API shape of this request (used for `last_event` and webhook payloads).
+    pub fn to_json(&self) -> Value {
+        match self {
+            Request::Launch => json!({ "type": "launch" }),
+            Request::NoReply => json!({ "type": "no-reply" }),
+            Request::Action => json!({ "type": "action" }),
+            Request::Text(text) => json!({ "type": "text", "payload": text }),
+            Request::Intent(intent) => json!({
+                "type": "intent",
+                "payload": {
+                    "intent": { "name": intent.name },
+                    "query": intent.query,
+                    "entities": intent.entities,
+                    "confidence": intent.confidence,
+                }
+            }),
+            Request::Event(event) => json!({
+                "type": "event",
+                "payload": { "event": { "name": event.name.as_str(), "data": event.data } }
+            }),
+            Request::General(general) => match &general.label {
+                Some(label) => json!({ "type": general.kind, "payload": { "label": label } }),
+                None => json!({ "type": general.kind }),
+            },
+        }
+    }
+
+    /// What the user said or clicked, for `last_utterance`.
+    pub fn utterance(&self) -> Option<&str> {
+        match self {
+            Request::Text(text) => Some(text),
+            Request::Intent(intent) => Some(&intent.query),
+            Request::General(general) => general.label.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+fn parse_intent(payload: &Value) -> Result<IntentRequest, RequestError> {
+    let name = payload
+        .pointer("/intent/name")
+        .and_then(Value::as_str)
+        .filter(|name| !name.is_empty())
+        .ok_or(RequestError::IntentPayload)?;
+    let entities = match payload.get("entities") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                let text = |key: &str| item.get(key).map(value_to_string);
+                Some(ExtractedEntity {
+                    name: item.get("name")?.as_str()?.to_owned(),
+                    value: text("value").unwrap_or_default(),
+                    query: text("query").or_else(|| text("value")).unwrap_or_default(),
+                })
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or(RequestError::IntentPayload)?,
+        Some(_) => return Err(RequestError::IntentPayload),
+    };
+    Ok(IntentRequest {
+        name: name.to_owned(),
+        query: payload
+            .get("query")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        entities,
+        confidence: payload
+            .get("confidence")
+            .and_then(Value::as_f64)
+            .map(|c| c.clamp(0.0, 1.0) as f32),
+    })
+}
+
+fn parse_event(payload: &Value) -> Result<EventRequest, RequestError> {
+    let event = payload.get("event").ok_or(RequestError::EventPayload)?;
+    let name = event
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or(RequestError::EventPayload)?;
+    let data = match event.get("data") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(data)) => data.clone(),
+        Some(_) => return Err(RequestError::EventPayload),
+    };
+    Ok(EventRequest {
+        name: EventName::new(name)?,
+        data,
+    })
+}
+
+/// Variable-friendly text for a JSON value: strings without quotes, numbers as written.
+pub(crate) fn value_to_string(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_request_type() {
+        let cases = [
+            (json!({"type": "launch"}), Request::Launch),
+            (json!({"type": "launch", "payload": null}), Request::Launch),
+            (json!({"type": "no-reply"}), Request::NoReply),
+            (json!({"type": "action", "payload": {}}), Request::Action),
+            (
+                json!({"type": "text", "payload": "hi"}),
+                Request::Text("hi".into()),
+            ),
+            (
+                json!({"type": "path-abc", "payload": {"label": "Large"}}),
+                Request::General(GeneralRequest {
+                    kind: "path-abc".into(),
+                    label: Some("Large".into()),
+                }),
+            ),
+        ];
+        for (json, expected) in cases {
+            assert_eq!(Request::from_json(&json).unwrap(), expected, "{json}");
+        }
+        let intent = Request::from_json(&json!({"type": "intent", "payload": {
+            "intent": {"name": "order_pizza"}, "query": "a big one", "confidence": 0.5,
+            "entities": [{"name": "size", "value": "large", "query": "big"}]}}))
+        .unwrap();
+        let Request::Intent(intent) = intent else {
+            panic!("not an intent")
+        };
+        assert_eq!(intent.entities[0].value, "large");
+        assert_eq!(intent.confidence, Some(0.5));
+    }
+
+    #[test]
+    fn rejects_malformed_requests_with_a_reason() {
+        let cases = [
+            (json!("launch"), RequestError::NotAnObject),
+            (json!({"type": 3}), RequestError::NotAnObject),
+            (json!({"type": ""}), RequestError::BadType),
+            (json!({"type": "text", "payload": 3}), RequestError::TextPayload),
+            (json!({"type": "intent", "payload": {}}), RequestError::IntentPayload),
+            (json!({"type": "event", "payload": {}}), RequestError::EventPayload),
+            (
+                json!({"type": "event", "payload": {"event": {"name": "x", "data": 3}}}),
+                RequestError::EventPayload,
+            ),
+        ];
+        for (json, expected) in cases {
+            assert_eq!(Request::from_json(&json).unwrap_err(), expected, "{json}");
+        }
+        let err = Request::from_json(&json!({"type": "event", "payload": {"event": {"name": "bad name!"}}}))
+            .unwrap_err();
+        assert!(matches!(err, RequestError::EventName(_)));
+    }
+}
