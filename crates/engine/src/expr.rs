@@ -6,9 +6,7 @@
 //! the current event. A variable that is not set evaluates to `()`, evalexpr's empty value, so
 //! `name == ()` tests for "not set". Expressions are parsed once, when the agent loads.
 
-use evalexpr::{
-    Context, DefaultNumericTypes, EvalexprError, EvalexprResult, Node,
-};
+use evalexpr::{Context, DefaultNumericTypes, EvalexprError, EvalexprResult, Node};
 use serde_json::{Number, Value};
 
 type EValue = evalexpr::Value<DefaultNumericTypes>;
@@ -87,7 +85,12 @@ impl Expr {
             values: self
                 .variables
                 .iter()
-                .map(|name| (name.as_str(), lookup(name).map_or(EValue::Empty, to_evalexpr)))
+                .map(|name| {
+                    (
+                        name.as_str(),
+                        lookup(name).map_or(EValue::Empty, to_evalexpr),
+                    )
+                })
                 .collect(),
         };
         self.tree
@@ -210,7 +213,12 @@ mod tests {
     #[test]
     fn truthiness_is_forgiving() {
         let vars = json!({"n": 0, "s": "x", "e": ""});
-        let truth = |src: &str| Expr::parse(src).unwrap().eval_bool(|n| vars.get(n)).unwrap();
+        let truth = |src: &str| {
+            Expr::parse(src)
+                .unwrap()
+                .eval_bool(|n| vars.get(n))
+                .unwrap()
+        };
         assert!(!truth("n"));
         assert!(truth("s"));
         assert!(!truth("e"));

@@ -59,7 +59,9 @@ pub enum RequestError {
     TextPayload,
     #[error("an `intent` request needs `payload.intent.name`")]
     IntentPayload,
-    #[error("an `event` request needs `payload.event.name` and an optional object `payload.event.data`")]
+    #[error(
+        "an `event` request needs `payload.event.name` and an optional object `payload.event.data`"
+    )]
     EventPayload,
     #[error(transparent)]
     EventName(#[from] InvalidEventName),
@@ -249,9 +251,18 @@ mod tests {
             (json!("launch"), RequestError::NotAnObject),
             (json!({"type": 3}), RequestError::NotAnObject),
             (json!({"type": ""}), RequestError::BadType),
-            (json!({"type": "text", "payload": 3}), RequestError::TextPayload),
-            (json!({"type": "intent", "payload": {}}), RequestError::IntentPayload),
-            (json!({"type": "event", "payload": {}}), RequestError::EventPayload),
+            (
+                json!({"type": "text", "payload": 3}),
+                RequestError::TextPayload,
+            ),
+            (
+                json!({"type": "intent", "payload": {}}),
+                RequestError::IntentPayload,
+            ),
+            (
+                json!({"type": "event", "payload": {}}),
+                RequestError::EventPayload,
+            ),
             (
                 json!({"type": "event", "payload": {"event": {"name": "x", "data": 3}}}),
                 RequestError::EventPayload,
@@ -260,8 +271,10 @@ mod tests {
         for (json, expected) in cases {
             assert_eq!(Request::from_json(&json).unwrap_err(), expected, "{json}");
         }
-        let err = Request::from_json(&json!({"type": "event", "payload": {"event": {"name": "bad name!"}}}))
-            .unwrap_err();
+        let err = Request::from_json(
+            &json!({"type": "event", "payload": {"event": {"name": "bad name!"}}}),
+        )
+        .unwrap_err();
         assert!(matches!(err, RequestError::EventName(_)));
     }
 }

@@ -65,17 +65,9 @@ pub enum Output {
 /// Conversation-wide bookkeeping.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Storage {
-    #[serde(
-        default,
-        rename = "noMatchesCounter",
-        skip_serializing_if = "is_zero"
-    )]
+    #[serde(default, rename = "noMatchesCounter", skip_serializing_if = "is_zero")]
     pub no_matches: u32,
-    #[serde(
-        default,
-        rename = "noRepliesCounter",
-        skip_serializing_if = "is_zero"
-    )]
+    #[serde(default, rename = "noRepliesCounter", skip_serializing_if = "is_zero")]
     pub no_replies: u32,
     /// For no-repeat random steps: node id → the branches already taken.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

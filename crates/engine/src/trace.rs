@@ -40,7 +40,10 @@ pub enum TraceKind {
     /// Which path the turn took (`jump`, `push`, `choice:1`, `reprompt`, `capture`, …).
     Path { path: String },
     /// A flow became the top of the stack.
-    Flow { diagram_id: String, name: Option<String> },
+    Flow {
+        diagram_id: String,
+        name: Option<String>,
+    },
     /// A step is about to run.
     Block { block_id: String },
     /// Diagnostics; `extra` fields are merged into the payload (e.g. `executionSequence`).
@@ -242,7 +245,10 @@ impl<'de> Deserialize<'de> for Trace {
         let text = |key: &str| payload.get(key).and_then(Value::as_str).map(str::to_owned);
         let kind = match wire.kind.as_str() {
             "text" => TraceKind::Text(TextTrace {
-                id: payload["slate"]["id"].as_str().unwrap_or_default().to_owned(),
+                id: payload["slate"]["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
                 message: text("message").unwrap_or_default(),
                 delay: payload["delay"].as_u64().unwrap_or(0) as u32,
             }),
@@ -303,10 +309,7 @@ impl<'de> Deserialize<'de> for Trace {
                     .into_iter()
                     .map(|p| {
                         p.label
-                            .or_else(|| {
-                                p.event
-                                    .and_then(|e| e["type"].as_str().map(str::to_owned))
-                            })
+                            .or_else(|| p.event.and_then(|e| e["type"].as_str().map(str::to_owned)))
                             .unwrap_or_default()
                     })
                     .collect(),

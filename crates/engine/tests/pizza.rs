@@ -9,7 +9,10 @@ fn welcome() -> Vec<serde_json::Value> {
     vec![
         text("welcome", "Welcome to Pizza Palace!"),
         choice(&[
-            ("Order a pizza", intent_button("Order a pizza", "order_pizza")),
+            (
+                "Order a pizza",
+                intent_button("Order a pizza", "order_pizza"),
+            ),
             ("Opening hours", intent_button("Opening hours", "hours")),
         ]),
     ]
@@ -40,7 +43,10 @@ async fn pizza_order_by_buttons() {
         (
             intent_button("Opening hours", "hours"),
             concat(vec![
-                vec![path("choice:2"), text("hours.1", "We are open every day from 11am to 11pm.")],
+                vec![
+                    path("choice:2"),
+                    text("hours.1", "We are open every day from 11am to 11pm."),
+                ],
                 vec![text("", "Welcome to Pizza Palace!")],
                 welcome()[1..].to_vec(),
             ]),
@@ -94,7 +100,10 @@ async fn pizza_order_by_typed_text_with_detours() {
         (
             text_req("when are you open?"),
             concat(vec![
-                vec![path("push"), text("hours.1", "We are open every day from 11am to 11pm.")],
+                vec![
+                    path("push"),
+                    text("hours.1", "We are open every day from 11am to 11pm."),
+                ],
                 vec![text("", "What size would you like?")],
                 size_question()[1..].to_vec(),
             ]),
@@ -111,7 +120,10 @@ async fn pizza_order_by_typed_text_with_detours() {
             text_req("Grace Hopper"),
             vec![
                 path("capture"),
-                text("confirm", "Thanks Grace Hopper, your large pizza is on its way!"),
+                text(
+                    "confirm",
+                    "Thanks Grace Hopper, your large pizza is on its way!",
+                ),
                 end(),
             ],
         ),
@@ -129,7 +141,10 @@ async fn order_status_event_with_data_returns_to_the_menu() {
     c.expect(vec![(
         event_req("ORDER_STATUS", json!({"order_id": "A17"})),
         concat(vec![
-            vec![path("push"), text("order_status.1", "Order A17 is in the oven.")],
+            vec![
+                path("push"),
+                text("order_status.1", "Order A17 is in the oven."),
+            ],
             vec![text("", "Welcome to Pizza Palace!")],
             welcome()[1..].to_vec(),
         ]),

@@ -264,7 +264,12 @@ impl<E: Effects, S: TraceSink> Turn<'_, E, S> {
             body,
             timeout: Duration::from_millis(step.timeout_ms),
         };
-        if request.body.is_some() && !request.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type")) {
+        if request.body.is_some()
+            && !request
+                .headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        {
             request
                 .headers
                 .push(("content-type".into(), "application/json".into()));
@@ -295,9 +300,7 @@ impl<E: Effects, S: TraceSink> Turn<'_, E, S> {
             return Err(format!("HTTP status {}", response.status));
         }
         if response.body.len() > MAX_RESPONSE_BYTES {
-            return Err(format!(
-                "response larger than {MAX_RESPONSE_BYTES} bytes"
-            ));
+            return Err(format!("response larger than {MAX_RESPONSE_BYTES} bytes"));
         }
         if response.body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Value::Null);

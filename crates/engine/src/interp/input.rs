@@ -151,14 +151,19 @@ impl<E: Effects, S: TraceSink> Turn<'_, E, S> {
     /// commands, and runs the first one found.
     pub(super) fn try_commands(&mut self, request: &Incoming) -> bool {
         let agent = self.agent;
-        let in_frames = self.stack.iter().enumerate().rev().find_map(|(depth, frame)| {
-            agent
-                .flow(frame.flow)
-                .commands
-                .iter()
-                .find(|c| matches_request(request, |t| *t == c.trigger))
-                .map(|c| (Some(depth), c))
-        });
+        let in_frames = self
+            .stack
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(depth, frame)| {
+                agent
+                    .flow(frame.flow)
+                    .commands
+                    .iter()
+                    .find(|c| matches_request(request, |t| *t == c.trigger))
+                    .map(|c| (Some(depth), c))
+            });
         let found = in_frames.or_else(|| {
             agent
                 .commands
@@ -228,15 +233,11 @@ impl<E: Effects, S: TraceSink> Turn<'_, E, S> {
         let agent = self.agent;
         let count = self.state.storage.no_replies as usize;
         let global = &agent.settings.no_reply;
-        let prompt = no_reply
-            .prompts
-            .get(count)
-            .map(|p| (p, false))
-            .or_else(|| {
-                global
-                    .get(count - no_reply.prompts.len())
-                    .map(|p| (p, true))
-            });
+        let prompt = no_reply.prompts.get(count).map(|p| (p, false)).or_else(|| {
+            global
+                .get(count - no_reply.prompts.len())
+                .map(|p| (p, true))
+        });
         if let Some((prompt, repeat_question)) = prompt {
             self.reprompt(at, prompt, repeat_question);
             self.state.storage.no_replies += 1;

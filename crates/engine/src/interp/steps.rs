@@ -269,7 +269,9 @@ impl<E: Effects, S: TraceSink> Turn<'_, E, S> {
             Value::String(s) if s.contains('{') => {
                 Value::String(self.render(&crate::program::Template::parse(s)))
             }
-            Value::Array(items) => Value::Array(items.iter().map(|v| self.render_json(v)).collect()),
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|v| self.render_json(v)).collect())
+            }
             Value::Object(map) => Value::Object(
                 map.iter()
                     .map(|(k, v)| (k.clone(), self.render_json(v)))

@@ -73,7 +73,12 @@ impl<'a> Compiler<'a> {
             None => 0,
             Some(start) => match self.ids.get(start) {
                 Some(Place::Flow(f)) => *f,
-                _ => return Err(self.err(yaml_path!["start"], LoadErrorKind::UnknownTarget(start.clone()))),
+                _ => {
+                    return Err(self.err(
+                        yaml_path!["start"],
+                        LoadErrorKind::UnknownTarget(start.clone()),
+                    ));
+                }
             },
         };
         let nlu = self.nlu.take().expect("built above");
@@ -100,7 +105,10 @@ impl<'a> Compiler<'a> {
                     .clone()
                     .unwrap_or_else(|| format!("{flow_id}.{}", i + 1));
                 if id.is_empty() {
-                    return Err(self.invalid(yaml_path!["flows", flow_id, "steps", i, "id"], "a step id cannot be empty"));
+                    return Err(self.invalid(
+                        yaml_path!["flows", flow_id, "steps", i, "id"],
+                        "a step id cannot be empty",
+                    ));
                 }
                 let place = Place::Step(NodeRef {
                     flow: flow_index as FlowIdx,
@@ -181,8 +189,12 @@ impl<'a> Compiler<'a> {
             use crate::nlu::NluBuildError as E;
             let at = match &e {
                 E::EmptyUtterance { intent, utterance }
-                | E::UnknownSlot { intent, utterance, .. }
-                | E::MalformedUtterance { intent, utterance, .. } => {
+                | E::UnknownSlot {
+                    intent, utterance, ..
+                }
+                | E::MalformedUtterance {
+                    intent, utterance, ..
+                } => {
                     yaml_path!["intents", intent, "utterances", *utterance]
                 }
                 E::UnknownEntityType { intent, slot, .. } => {
@@ -220,7 +232,11 @@ impl<'a> Compiler<'a> {
                     "`goto` belongs on a step's no_reply, not in settings",
                 ));
             }
-            settings.no_reply = no_reply.prompts.iter().map(|p| Template::parse(p)).collect();
+            settings.no_reply = no_reply
+                .prompts
+                .iter()
+                .map(|p| Template::parse(p))
+                .collect();
             settings.no_reply_timeout = no_reply.timeout;
         }
         if let Some(webhook) = &file.webhook {
@@ -358,7 +374,6 @@ impl<'a> Compiler<'a> {
             flow.variables.clone(),
         ))
     }
-
 }
 
 /// Where a step sits, for its compilation.
@@ -382,4 +397,3 @@ impl StepContext<'_> {
 pub(super) fn pairs(map: &indexmap::IndexMap<String, String>) -> Vec<(String, String)> {
     map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
-

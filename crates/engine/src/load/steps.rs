@@ -10,8 +10,21 @@ type Result<T> = std::result::Result<T, LoadError>;
 
 /// The keys that say what a step is.
 const KIND_KEYS: &[&str] = &[
-    "say", "speak", "choice", "capture", "condition", "set", "random", "call", "end", "image",
-    "card", "carousel", "action", "webhook", "api",
+    "say",
+    "speak",
+    "choice",
+    "capture",
+    "condition",
+    "set",
+    "random",
+    "call",
+    "end",
+    "image",
+    "card",
+    "carousel",
+    "action",
+    "webhook",
+    "api",
 ];
 
 const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -34,7 +47,10 @@ impl Compiler<'_> {
             [] => {
                 return Err(self.invalid(
                     ctx.path(&[]),
-                    format!("a step needs one of: {}, or only a `goto`", KIND_KEYS.join(", ")),
+                    format!(
+                        "a step needs one of: {}, or only a `goto`",
+                        KIND_KEYS.join(", ")
+                    ),
                 ));
             }
             [first, second, ..] => {
@@ -232,9 +248,17 @@ impl Compiler<'_> {
             ("else", step.otherwise.is_some(), &["condition"]),
             ("no_repeat", step.no_repeat, &["random"]),
             ("on_failure", step.on_failure.is_some(), &["webhook", "api"]),
-            ("no_match", step.no_match.is_some(), &["choice", "capture", "card", "carousel"]),
+            (
+                "no_match",
+                step.no_match.is_some(),
+                &["choice", "capture", "card", "carousel"],
+            ),
             ("no_reply", step.no_reply.is_some(), &["choice", "capture"]),
-            ("goto", step.goto.is_some() && matches!(kind, "end" | "random" | "condition"), &[]),
+            (
+                "goto",
+                step.goto.is_some() && matches!(kind, "end" | "random" | "condition"),
+                &[],
+            ),
         ];
         for (field, present, allowed) in rules {
             if *present && !allowed.contains(&kind) {
@@ -259,9 +283,13 @@ impl Compiler<'_> {
                 p
             };
             if option.label.is_none() && option.intent.is_none() && option.event.is_none() {
-                return Err(self.invalid(at(""), "an option needs a `label`, an `intent` or an `event`"));
+                return Err(self.invalid(
+                    at(""),
+                    "an option needs a `label`, an `intent` or an `event`",
+                ));
             }
-            let action = self.option_action(option.goto.as_deref(), option.call.as_deref(), next, &at)?;
+            let action =
+                self.option_action(option.goto.as_deref(), option.call.as_deref(), next, &at)?;
             options.push(ChoiceOption {
                 label: option.label.as_deref().map(Template::parse),
                 path: format!("path-{}-{}", ctx.step_id, i + 1),
@@ -349,7 +377,10 @@ impl Compiler<'_> {
         self.same_flow(ctx, next, "goto")?;
         let mut compiled_inputs = Vec::new();
         for (name, expr) in inputs.into_iter().flatten() {
-            compiled_inputs.push((name.clone(), self.expr(expr, ctx.path(&["call", "inputs", name]))?));
+            compiled_inputs.push((
+                name.clone(),
+                self.expr(expr, ctx.path(&["call", "inputs", name]))?,
+            ));
         }
         Ok(NodeKind::Call {
             target,
@@ -359,7 +390,13 @@ impl Compiler<'_> {
         })
     }
 
-    fn card(&self, ctx: &StepContext, card: &CardFile, index: Option<usize>, next: Next) -> Result<CardDef> {
+    fn card(
+        &self,
+        ctx: &StepContext,
+        card: &CardFile,
+        index: Option<usize>,
+        next: Next,
+    ) -> Result<CardDef> {
         let id = match index {
             Some(i) => format!("{}-{}", ctx.step_id, i + 1),
             None => ctx.step_id.to_owned(),
@@ -380,8 +417,13 @@ impl Compiler<'_> {
                 p.push(field.into());
                 p
             };
-            let action = self.option_action(button.goto.as_deref(), button.call.as_deref(), next, &at)?;
-            buttons.push((Template::parse(&button.label), format!("path-{id}-{}", i + 1), action));
+            let action =
+                self.option_action(button.goto.as_deref(), button.call.as_deref(), next, &at)?;
+            buttons.push((
+                Template::parse(&button.label),
+                format!("path-{id}-{}", i + 1),
+                action,
+            ));
         }
         Ok(CardDef {
             id,

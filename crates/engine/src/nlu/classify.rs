@@ -2,7 +2,7 @@
 
 use super::entities::EntityMatch;
 use super::features::terms_of;
-use super::lexicon::{Words, UNKNOWN};
+use super::lexicon::{UNKNOWN, Words};
 use super::model::{Intent, NluModel};
 use super::normalize::{number_value, stem, tokenize};
 use super::{Classification, ExtractedEntity};
@@ -74,7 +74,12 @@ impl NluModel {
         if impossible {
             return None;
         }
-        let mut distinct: Vec<u32> = words.ids.iter().copied().filter(|&id| id != UNKNOWN).collect();
+        let mut distinct: Vec<u32> = words
+            .ids
+            .iter()
+            .copied()
+            .filter(|&id| id != UNKNOWN)
+            .collect();
         distinct.sort_unstable();
         distinct.dedup();
         // Count, per utterance, how many of its distinct literal words the text contains.
@@ -97,12 +102,17 @@ impl NluModel {
                 return None;
             }
             let fills = template.matches(words, &self.entities)?;
-            let intent = self.intents.get(self.template_intent[t as usize] as usize)?;
+            let intent = self
+                .intents
+                .get(self.template_intent[t as usize] as usize)?;
             let mut fills: Vec<_> = fills
                 .iter()
                 .filter_map(|fill| {
                     let slot = intent.slots.get(fill.slot as usize)?;
-                    Some((fill.found.start, self.extracted(text, words, &slot.name, &fill.found)))
+                    Some((
+                        fill.found.start,
+                        self.extracted(text, words, &slot.name, &fill.found),
+                    ))
                 })
                 .collect();
             fills.sort_by_key(|&(start, _)| start);
@@ -125,7 +135,9 @@ impl NluModel {
             let Some(word) = words.items.get(i) else {
                 continue;
             };
-            if number_value(&word.norm).is_some() || self.stems.contains_key(stem(&word.norm).as_ref()) {
+            if number_value(&word.norm).is_some()
+                || self.stems.contains_key(stem(&word.norm).as_ref())
+            {
                 continue;
             }
             if let Some(id) = self.lexicon.correct(&word.norm) {
@@ -141,7 +153,10 @@ impl NluModel {
         let mut found: Vec<(usize, ExtractedEntity)> = Vec::new();
         for slot in &intent.slots {
             if let Some(mention) = self.entities.find_first(words, slot.ty, &taken) {
-                found.push((mention.start, self.extracted(text, words, &slot.name, &mention)));
+                found.push((
+                    mention.start,
+                    self.extracted(text, words, &slot.name, &mention),
+                ));
                 taken.push(mention);
             }
         }
@@ -149,11 +164,19 @@ impl NluModel {
         found.into_iter().map(|(_, entity)| entity).collect()
     }
 
-    fn extracted(&self, text: &str, words: &Words, name: &str, found: &EntityMatch) -> ExtractedEntity {
+    fn extracted(
+        &self,
+        text: &str,
+        words: &Words,
+        name: &str,
+        found: &EntityMatch,
+    ) -> ExtractedEntity {
         ExtractedEntity {
             name: name.to_owned(),
             value: self.entities.canonical(words, found),
-            query: words.original(text, found.start, found.start + found.len).to_owned(),
+            query: words
+                .original(text, found.start, found.start + found.len)
+                .to_owned(),
         }
     }
 }

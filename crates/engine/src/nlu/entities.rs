@@ -6,10 +6,10 @@
 
 use std::collections::HashMap;
 
+use super::EntityDef;
 use super::error::NluBuildError;
 use super::lexicon::{Lexicon, WordId, Words};
 use super::normalize::{number_value, tokenize};
-use super::EntityDef;
 
 /// Name of the built-in entity type matching numbers.
 pub(super) const NUMBER_TYPE_NAME: &str = "number";
@@ -136,7 +136,8 @@ impl EntityTable {
     }
 
     /// Every value of type `ty` starting at word `start`, longest first. Exact template
-    /// matching needs the shorter ones too: "extra large" may have to end at "extra".
+    /// matching needs the shorter ones too, in case the template goes on with the words a
+    /// longer value would have taken.
     pub fn matches_at<'a>(
         &'a self,
         words: &'a Words,
@@ -153,15 +154,17 @@ impl EntityTable {
                 ty,
                 value: EntityValue::Number,
             });
-        let custom = self.owners_at(words, start).filter_map(move |(len, owners)| {
-            let &(_, value) = owners.iter().find(|&&(t, _)| t == ty)?;
-            Some(EntityMatch {
-                start,
-                len,
-                ty,
-                value: EntityValue::Custom(value),
-            })
-        });
+        let custom = self
+            .owners_at(words, start)
+            .filter_map(move |(len, owners)| {
+                let &(_, value) = owners.iter().find(|&&(t, _)| t == ty)?;
+                Some(EntityMatch {
+                    start,
+                    len,
+                    ty,
+                    value: EntityValue::Custom(value),
+                })
+            });
         number.into_iter().chain(custom)
     }
 

@@ -86,7 +86,13 @@ impl TfIdfIndex {
         let n = doc_count.max(1) as f32;
         let mut idf: Vec<f32> = df
             .iter()
-            .map(|&d| if d == 0 { 0.0 } else { (1.0 + n / d as f32).ln() })
+            .map(|&d| {
+                if d == 0 {
+                    0.0
+                } else {
+                    (1.0 + n / d as f32).ln()
+                }
+            })
             .collect();
         for &term in function_terms {
             if let Some(idf) = idf.get_mut(term as usize) {

@@ -67,7 +67,8 @@ impl Words {
 
     /// The original text covered by words `start..end` (exclusive), as the user wrote it.
     pub fn original<'t>(&self, text: &'t str, start: usize, end: usize) -> &'t str {
-        let (Some(first), Some(last)) = (self.items.get(start), self.items.get(end.wrapping_sub(1)))
+        let (Some(first), Some(last)) =
+            (self.items.get(start), self.items.get(end.wrapping_sub(1)))
         else {
             return "";
         };
@@ -126,7 +127,10 @@ impl Lexicon {
 
     /// Looks up every token, without correcting anything.
     pub fn words(&self, tokens: Vec<Token>) -> Words {
-        let ids = tokens.iter().map(|t| self.get(&t.norm).unwrap_or(UNKNOWN)).collect();
+        let ids = tokens
+            .iter()
+            .map(|t| self.get(&t.norm).unwrap_or(UNKNOWN))
+            .collect();
         let items = tokens
             .into_iter()
             .map(|t| Word {

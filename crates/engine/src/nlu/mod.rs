@@ -31,6 +31,8 @@
 //! * `NluModel::has_intent(&self, name)` / `has_entity_type(&self, name)`, plus
 //!   `intent_names(&self)` and `entity_type_exists(&self, name)` (same as `has_entity_type`).
 
+#[cfg(test)]
+mod build_tests;
 mod classify;
 mod entities;
 mod error;
@@ -42,6 +44,8 @@ mod normalize;
 mod template;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tuning_tests;
 
 pub use error::NluBuildError;
 pub use model::NluModel;
@@ -100,7 +104,7 @@ impl NluConfig {
     /// The default threshold, 0.45.
     ///
     /// Tuned on 52 labelled sentences for a small pizza-shop agent (`POSITIVES` and
-    /// `NEGATIVES` in this module's tests; a test checks the default stays near the best
+    /// `NEGATIVES` in `tuning_tests.rs`; a test checks the default stays near the best
     /// threshold, so retuning the similarity cannot silently invalidate it). Paraphrases and
     /// typos mostly score 0.47–0.95 ("whn are you open" 0.47, "I would like a huge pizza
     /// please" 0.52, "when do you open" 0.86, "opnening hours" 0.92); off-topic sentences

@@ -9,7 +9,7 @@ use super::features::{terms_of, type_term};
 use super::index::{QueryTerm, TermId, TfIdfIndex};
 use super::lexicon::{Lexicon, WordId, Words};
 use super::normalize::{stem, tokenize};
-use super::template::{parse, Element, Segment, Template};
+use super::template::{Element, Segment, Template, parse};
 use super::{EntityDef, IntentDef, NluConfig};
 
 /// A slot of a compiled intent.
@@ -137,7 +137,12 @@ impl Builder {
                         .iter()
                         .map(|w| self.stem_term(&w.norm))
                         .collect();
-                    terms_of(&self.entities, &words, |i| stems.get(i).copied(), &mut terms);
+                    terms_of(
+                        &self.entities,
+                        &words,
+                        |i| stems.get(i).copied(),
+                        &mut terms,
+                    );
                 }
             }
         }
@@ -154,7 +159,8 @@ impl Builder {
                 self.function_terms.push(id);
             }
         }
-        self.docs.push(terms.iter().filter_map(|t| t.term).collect());
+        self.docs
+            .push(terms.iter().filter_map(|t| t.term).collect());
         Ok(())
     }
 }
@@ -218,7 +224,11 @@ impl NluModel {
         function_terms.dedup();
         lexicon.build_typo_index();
         let word_terms = (0..lexicon.len())
-            .map(|id| stems.get(stem(lexicon.word(id as WordId)).as_ref()).copied())
+            .map(|id| {
+                stems
+                    .get(stem(lexicon.word(id as WordId)).as_ref())
+                    .copied()
+            })
             .collect();
         let term_count = entities.type_count() + stems.len();
         let index = TfIdfIndex::build(term_count, &docs, &function_terms);

@@ -88,9 +88,9 @@ const FUNCTION_WORDS: [&str; 74] = [
     "a", "am", "an", "and", "any", "are", "as", "at", "be", "been", "but", "by", "could", "did",
     "do", "does", "for", "from", "he", "her", "here", "him", "his", "i", "id", "if", "ill", "im",
     "in", "is", "it", "its", "ive", "just", "me", "might", "mine", "my", "of", "on", "or", "our",
-    "please", "pls", "plz", "she", "should", "so", "some", "that", "the", "their", "them",
-    "there", "these", "they", "this", "those", "to", "us", "was", "we", "were", "will", "with",
-    "would", "you", "youd", "youll", "your", "youre", "yours", "yourself", "youve",
+    "please", "pls", "plz", "she", "should", "so", "some", "that", "the", "their", "them", "there",
+    "these", "they", "this", "those", "to", "us", "was", "we", "were", "will", "with", "would",
+    "you", "youd", "youll", "your", "youre", "yours", "yourself", "youve",
 ];
 
 /// Whether a normalised word is an English function word, which says little about intent.
@@ -153,14 +153,20 @@ mod tests {
     #[test]
     fn tokenize_lowercases_and_drops_punctuation() {
         assert_eq!(norms("Opening hours!"), ["opening", "hours"]);
-        assert_eq!(norms("  I'd like... a PIZZA?! "), ["id", "like", "a", "pizza"]);
+        assert_eq!(
+            norms("  I'd like... a PIZZA?! "),
+            ["id", "like", "a", "pizza"]
+        );
         assert_eq!(norms("didn’t"), ["didnt"]);
         assert_eq!(norms("ÉCOLE Straße"), ["école", "straße"]);
     }
 
     #[test]
     fn tokenize_keeps_decimal_numbers() {
-        assert_eq!(norms("2.5 kg, order 12345."), ["2.5", "kg", "order", "12345"]);
+        assert_eq!(
+            norms("2.5 kg, order 12345."),
+            ["2.5", "kg", "order", "12345"]
+        );
         assert_eq!(norms("1.2.3"), ["1.2", "3"]);
         assert_eq!(norms("v2.5"), ["v2", "5"]);
     }

@@ -2,7 +2,7 @@
 
 use super::*;
 
-fn intent(name: &str, utterances: &[&str], slots: &[(&str, &str)]) -> IntentDef {
+pub(super) fn intent(name: &str, utterances: &[&str], slots: &[(&str, &str)]) -> IntentDef {
     IntentDef {
         name: name.to_owned(),
         utterances: utterances.iter().map(|u| (*u).to_owned()).collect(),
@@ -16,7 +16,7 @@ fn intent(name: &str, utterances: &[&str], slots: &[(&str, &str)]) -> IntentDef 
     }
 }
 
-fn entity(name: &str, values: &[(&str, &[&str])]) -> EntityDef {
+pub(super) fn entity(name: &str, values: &[(&str, &[&str])]) -> EntityDef {
     EntityDef {
         name: name.to_owned(),
         values: values
@@ -29,7 +29,7 @@ fn entity(name: &str, values: &[(&str, &[&str])]) -> EntityDef {
     }
 }
 
-fn pizza_intents() -> Vec<IntentDef> {
+pub(super) fn pizza_intents() -> Vec<IntentDef> {
     vec![
         intent(
             "order_pizza",
@@ -43,7 +43,11 @@ fn pizza_intents() -> Vec<IntentDef> {
         ),
         intent(
             "hours",
-            &["when are you open", "what are your opening hours", "opening hours"],
+            &[
+                "when are you open",
+                "what are your opening hours",
+                "opening hours",
+            ],
             &[],
         ),
         intent(
@@ -54,7 +58,7 @@ fn pizza_intents() -> Vec<IntentDef> {
     ]
 }
 
-fn pizza_entities() -> Vec<EntityDef> {
+pub(super) fn pizza_entities() -> Vec<EntityDef> {
     vec![entity(
         "size",
         &[
@@ -65,18 +69,17 @@ fn pizza_entities() -> Vec<EntityDef> {
     )]
 }
 
-fn pizza() -> NluModel {
+pub(super) fn pizza() -> NluModel {
     NluModel::build(&pizza_intents(), &pizza_entities(), &NluConfig::default()).unwrap()
 }
 
-fn ent(name: &str, value: &str, query: &str) -> ExtractedEntity {
+pub(super) fn ent(name: &str, value: &str, query: &str) -> ExtractedEntity {
     ExtractedEntity {
         name: name.to_owned(),
         value: value.to_owned(),
         query: query.to_owned(),
     }
 }
-
 
 fn classify(model: &NluModel, text: &str) -> (Option<String>, f32, Vec<ExtractedEntity>) {
     let c = model.classify(text);
@@ -182,16 +185,31 @@ fn numbers_fill_number_slots() {
 #[test]
 fn extract_finds_canonical_values() {
     let model = pizza();
-    assert_eq!(model.extract("big", "size"), Some(ent("size", "large", "big")));
+    assert_eq!(
+        model.extract("big", "size"),
+        Some(ent("size", "large", "big"))
+    );
     assert_eq!(
         model.extract("Make it EXTRA large, please", "size"),
         Some(ent("size", "large", "EXTRA large"))
     );
-    assert_eq!(model.extract("a tiny one and a big one", "size").map(|e| e.value).as_deref(), Some("small"));
+    assert_eq!(
+        model
+            .extract("a tiny one and a big one", "size")
+            .map(|e| e.value)
+            .as_deref(),
+        Some("small")
+    );
     assert_eq!(model.extract("nothing here", "size"), None);
     assert_eq!(model.extract("big", "colour"), None);
-    assert_eq!(model.extract("I need 2.5 kg", "number"), Some(ent("number", "2.5", "2.5")));
-    assert_eq!(model.extract("three please", "number"), Some(ent("number", "3", "three")));
+    assert_eq!(
+        model.extract("I need 2.5 kg", "number"),
+        Some(ent("number", "2.5", "2.5"))
+    );
+    assert_eq!(
+        model.extract("three please", "number"),
+        Some(ent("number", "3", "three"))
+    );
     assert_eq!(model.extract("", "number"), None);
 }
 
@@ -205,11 +223,17 @@ fn two_slots_of_one_type_take_distinct_values() {
     let model = NluModel::build(&intents, &pizza_entities(), &NluConfig::default()).unwrap();
     let (_, confidence, entities) = classify(&model, "compare big and tiny");
     assert_eq!(confidence, 1.0);
-    assert_eq!(entities, [ent("a", "large", "big"), ent("b", "small", "tiny")]);
+    assert_eq!(
+        entities,
+        [ent("a", "large", "big"), ent("b", "small", "tiny")]
+    );
     let (intent, confidence, entities) = classify(&model, "please compare big with tiny");
     assert_eq!(intent.as_deref(), Some("compare"));
     assert!(confidence < 1.0);
-    assert_eq!(entities, [ent("a", "large", "big"), ent("b", "small", "tiny")]);
+    assert_eq!(
+        entities,
+        [ent("a", "large", "big"), ent("b", "small", "tiny")]
+    );
 }
 
 #[test]
@@ -224,7 +248,11 @@ fn slot_only_utterance_matches_exactly() {
 #[test]
 fn results_are_deterministic_and_ties_pick_the_first_intent() {
     let model = pizza();
-    for text in ["I would like a huge pizza please", "when do you open", "banana"] {
+    for text in [
+        "I would like a huge pizza please",
+        "when do you open",
+        "banana",
+    ] {
         assert_eq!(model.classify(text), model.classify(text));
         assert_eq!(model.classify(text), model.clone().classify(text));
     }
@@ -276,179 +304,4 @@ fn knows_its_names() {
     assert!(model.entity_type_exists("number"));
     let names: Vec<&str> = model.intent_names().collect();
     assert_eq!(names, ["order_pizza", "hours", "order_status"]);
-}
-
-fn build_error(intents: Vec<IntentDef>, entities: Vec<EntityDef>) -> NluBuildError {
-    NluModel::build(&intents, &entities, &NluConfig::default()).unwrap_err()
-}
-
-#[test]
-fn build_rejects_unknown_slot_with_its_place() {
-    let mut intents = pizza_intents();
-    intents[0].utterances[2] = "a {colour} pizza".to_owned();
-    let err = build_error(intents, pizza_entities());
-    assert_eq!(
-        err,
-        NluBuildError::UnknownSlot {
-            intent: "order_pizza".to_owned(),
-            utterance: 2,
-            slot: "colour".to_owned(),
-        }
-    );
-    assert_eq!(
-        err.to_string(),
-        "intent `order_pizza`, utterance #2: slot `{colour}` is not declared by the intent"
-    );
-}
-
-#[test]
-fn build_rejects_unknown_entity_type() {
-    let mut intents = pizza_intents();
-    intents[0].slots[0].entity_type = "sizes".to_owned();
-    let err = build_error(intents, pizza_entities());
-    assert_eq!(
-        err,
-        NluBuildError::UnknownEntityType {
-            intent: "order_pizza".to_owned(),
-            slot: "size".to_owned(),
-            entity_type: "sizes".to_owned(),
-        }
-    );
-    assert!(err.to_string().contains("unknown entity type `sizes`"));
-}
-
-#[test]
-fn build_rejects_empty_and_malformed_utterances() {
-    let mut intents = pizza_intents();
-    intents[1].utterances[1] = " ?! ".to_owned();
-    assert_eq!(
-        build_error(intents, pizza_entities()),
-        NluBuildError::EmptyUtterance {
-            intent: "hours".to_owned(),
-            utterance: 1,
-        }
-    );
-    let mut intents = pizza_intents();
-    intents[2].utterances[0] = "where is my order {number".to_owned();
-    let err = build_error(intents, pizza_entities());
-    assert!(
-        matches!(&err, NluBuildError::MalformedUtterance { intent, utterance: 0, .. } if intent == "order_status"),
-        "{err:?}"
-    );
-}
-
-#[test]
-fn build_rejects_bad_definitions() {
-    let mut intents = pizza_intents();
-    intents.push(intent("hours", &["open"], &[]));
-    assert!(matches!(build_error(intents, pizza_entities()), NluBuildError::DuplicateIntent { .. }));
-
-    let mut entities = pizza_entities();
-    entities.push(entity("number", &[("one", &[])]));
-    assert!(matches!(build_error(pizza_intents(), entities), NluBuildError::ReservedEntityType { .. }));
-
-    let mut entities = pizza_entities();
-    entities[0].values[1].synonyms.push("...".to_owned());
-    assert_eq!(
-        build_error(pizza_intents(), entities),
-        NluBuildError::EmptyEntityValue {
-            entity_type: "size".to_owned(),
-            value: 1,
-        }
-    );
-
-    let config = NluConfig { threshold: f32::NAN };
-    assert!(NluModel::build(&pizza_intents(), &pizza_entities(), &config).is_err());
-}
-
-/// Sentences a pizza-shop agent should (first group, with the expected intent) or should not
-/// (second group) understand. They are what [`NluConfig::DEFAULT_THRESHOLD`] was tuned on.
-const POSITIVES: [(&str, &str); 30] = [
-    ("order_pizza", "I would like a huge pizza please"),
-    ("order_pizza", "can i order a pizza"),
-    ("order_pizza", "i want pizza"),
-    ("order_pizza", "a large pizza please"),
-    ("order_pizza", "one big pizza please"),
-    ("order_pizza", "get me a pizza"),
-    ("order_pizza", "i'd like a small pizza"),
-    ("order_pizza", "pizza please"),
-    ("order_pizza", "i want to order pizza"),
-    ("order_pizza", "could i have a medium pizza"),
-    ("order_pizza", "order pizzas"),
-    ("order_pizza", "give me a pizza"),
-    ("hours", "when do you open"),
-    ("hours", "opnening hours"),
-    ("hours", "whn are you open"),
-    ("hours", "what time do you open"),
-    ("hours", "are you open"),
-    ("hours", "what are the opening hours"),
-    ("hours", "are you open now"),
-    ("hours", "when do you close"),
-    ("hours", "your hours please"),
-    ("hours", "open hours"),
-    ("hours", "is it open on sunday"),
-    ("order_status", "where is my order"),
-    ("order_status", "where is order 12"),
-    ("order_status", "status of my order 42"),
-    ("order_status", "wheres my order"),
-    ("order_status", "where's my pizza order 7"),
-    ("order_status", "has my order 5 shipped"),
-    ("order_status", "track my order"),
-];
-
-const NEGATIVES: [&str; 22] = [
-    "banana",
-    "the weather in Paris tomorrow",
-    "tell me a joke",
-    "is it raining in Paris",
-    "what is your name",
-    "where are you",
-    "i want a car",
-    "can i get a refund",
-    "hello",
-    "thanks a lot",
-    "how are you",
-    "what is the weather like",
-    "I want to speak to a human",
-    "who are you",
-    "i love you",
-    "what can you do",
-    "goodbye",
-    "how much is it",
-    "can you help me",
-    "my name is john",
-    "where do you live",
-    "what is the time",
-];
-
-/// How many labelled sentences a threshold gets right, from scores computed once.
-fn correct_at(threshold: f32, positives: &[(bool, f32)], negatives: &[f32]) -> usize {
-    let pos = positives.iter().filter(|&&(right, score)| right && score >= threshold);
-    let neg = negatives.iter().filter(|&&score| score < threshold);
-    pos.count() + neg.count()
-}
-
-#[test]
-fn default_threshold_is_near_the_best_on_labelled_sentences() {
-    let config = NluConfig { threshold: 0.0 };
-    let model = NluModel::build(&pizza_intents(), &pizza_entities(), &config).unwrap();
-    let positives: Vec<(bool, f32)> = POSITIVES
-        .iter()
-        .map(|(expected, text)| {
-            let c = model.classify(text);
-            (c.intent.as_deref() == Some(*expected), c.confidence)
-        })
-        .collect();
-    let negatives: Vec<f32> = NEGATIVES.iter().map(|t| model.classify(t).confidence).collect();
-    let best = (0..=100)
-        .map(|t| correct_at(t as f32 / 100.0, &positives, &negatives))
-        .max()
-        .unwrap_or(0);
-    let default = correct_at(NluConfig::DEFAULT_THRESHOLD, &positives, &negatives);
-    assert!(default + 2 >= best, "default gets {default}, best threshold {best}");
-    // The brief's must-haves sit on the right side with a margin.
-    let pizza = pizza();
-    for text in ["I would like a huge pizza please", "when do you open", "opnening hours"] {
-        assert!(pizza.classify(text).confidence >= NluConfig::DEFAULT_THRESHOLD + 0.05, "{text}");
-    }
 }

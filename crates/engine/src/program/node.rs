@@ -42,7 +42,10 @@ pub enum NodeKind {
         next: Next,
     },
     /// Go to the first branch whose expression is true, else `otherwise`.
-    Condition { branches: Vec<Branch>, otherwise: Next },
+    Condition {
+        branches: Vec<Branch>,
+        otherwise: Next,
+    },
     /// Assign variables from expressions, in order.
     Set {
         assignments: Vec<(String, Expr)>,
@@ -216,4 +219,3 @@ pub struct ApiStep {
     pub success: Next,
     pub failure: Next,
 }
-

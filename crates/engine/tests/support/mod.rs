@@ -157,7 +157,11 @@ impl<'a> Conversation<'a> {
     }
 
     pub fn var(&self, name: &str) -> Value {
-        self.state.variables.get(name).cloned().unwrap_or(Value::Null)
+        self.state
+            .variables
+            .get(name)
+            .cloned()
+            .unwrap_or(Value::Null)
     }
 }
 
@@ -298,7 +302,11 @@ fn serve(
     body: String,
 ) -> Pin<Box<dyn Future<Output = (StatusCode, String)> + Send>> {
     let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    state.received.lock().unwrap().push((path.clone(), body.clone()));
+    state
+        .received
+        .lock()
+        .unwrap()
+        .push((path.clone(), body.clone()));
     let reply = (state.handler)(&path, &body);
     Box::pin(async move {
         tokio::time::sleep(reply.delay).await;
@@ -312,4 +320,3 @@ fn serve(
 async fn serve_get(state: State<ServerState>, path: Path<String>) -> (StatusCode, String) {
     serve(state, path, String::new()).await
 }
-
