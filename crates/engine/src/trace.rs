@@ -220,7 +220,8 @@ impl Serialize for Trace {
 struct WireTrace {
     #[serde(rename = "type")]
     kind: String,
-    #[serde(default)]
+    /// `Some(Null)` for `"payload": null`, `None` when the key is absent.
+    #[serde(default, deserialize_with = "present")]
     payload: Option<Value>,
     #[serde(default)]
     time: u64,
@@ -228,6 +229,10 @@ struct WireTrace {
     paths: Vec<WirePath>,
     #[serde(default, rename = "defaultPath")]
     default_path: Option<usize>,
+}
+
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
 }
 
 #[derive(Deserialize)]

@@ -386,12 +386,9 @@ impl<E: Effects, S: TraceSink> Turn<'_, E, S> {
             vars.entry(name.clone()).or_insert(Value::from(0));
         }
         self.state.storage = Storage::default();
-        let start = self.agent.flow(self.agent.start_flow).start;
-        match start {
-            Some(start) => {
-                self.push_frame(start, Map::new(), Vec::new());
-            }
-            None => {} // an empty start flow: the conversation ends at once
+        // An empty start flow has no start: the conversation ends at once.
+        if let Some(start) = self.agent.flow(self.agent.start_flow).start {
+            self.push_frame(start, Map::new(), Vec::new());
         }
     }
 

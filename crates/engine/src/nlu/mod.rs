@@ -11,7 +11,8 @@
 //! 1. **Exact template match.** If the normalised sentence equals an utterance whose slots are
 //!    filled by values or synonyms of the right entity types, that intent wins with
 //!    confidence 1.0. Only utterances whose literal words all occur in the sentence are tried.
-//! 2. **Near match.** Otherwise the sentence is compared to every utterance by TF-IDF cosine
+//! 2. **Near match.** Otherwise the sentence is scored against the utterances (through an
+//!    inverted index, so only utterances sharing a term cost anything) by TF-IDF cosine
 //!    similarity over stemmed words, where entity mentions and slot placeholders both become
 //!    a per-entity-type term, and unknown words of four letters or more are corrected to a
 //!    known word one edit away. The best utterance's intent wins if its score reaches
