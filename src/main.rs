@@ -1,11 +1,19 @@
-//! The `turnstile` command: validate agents and print the agent format's JSON Schema.
+//! The `turnstile` command: serve agents over the Dialog Manager API, chat with an agent in the
+//! terminal, validate agent files, print the agent format's JSON Schema.
+
+mod chat;
+mod config;
+mod serve;
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+
+use crate::config::FileConfig;
 
 /// turnstile: a dialog runtime for chat and voice agents.
 #[derive(Parser)]
@@ -17,6 +25,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve agents over the Voiceflow Dialog Manager API.
+    Serve(ServeArgs),
+    /// Chat with an agent file (in-process) or a running server (http://…) in the terminal.
+    Chat {
+        /// An agent file, or the base URL of a turnstile server.
+        target: String,
+        /// The API key, when talking to a server that needs one.
+        #[arg(long, env = "TURNSTILE_API_KEY")]
+        key: Option<String>,
+    },
     /// Check an agent file; prints a located error and exits 1 when it does not load.
     Validate {
         /// The agent file (YAML).
@@ -26,8 +44,35 @@ enum Command {
     Schema,
 }
 
+/// `serve` flags; each also reads a `TURNSTILE_*` variable and the config file.
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Development mode: serve this agent as project `default`, without API keys.
+    #[arg(long, env = "TURNSTILE_AGENT")]
+    agent: Option<PathBuf>,
+    /// The config file (default: ./turnstile.toml when it exists).
+    #[arg(long, env = "TURNSTILE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "TURNSTILE_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Where the embedded store keeps its file [default: ./data].
+    #[arg(long, env = "TURNSTILE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// `embedded` (durable, the default) or `memory`.
+    #[arg(long, env = "TURNSTILE_STORE")]
+    store: Option<String>,
+}
+
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TURNSTILE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -38,25 +83,31 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Validate { agent } => {
-            let source = std::fs::read_to_string(&agent)
-                .with_context(|| format!("cannot read {}", agent.display()))?;
-            match turnstile_engine::load_agent_str(&agent.display().to_string(), &source) {
-                Ok(loaded) => {
-                    let steps: usize = loaded.flows.iter().map(|f| f.nodes.len()).sum();
-                    println!(
-                        "{}: ok ({} flows, {steps} steps)",
-                        agent.display(),
-                        loaded.flows.len()
-                    );
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(e) => {
-                    eprintln!("{e}");
-                    Ok(ExitCode::FAILURE)
-                }
-            }
+        Command::Serve(args) => {
+            let settings = serve_settings(args)?;
+            runtime()?.block_on(serve::serve(settings))?;
+            Ok(ExitCode::SUCCESS)
         }
+        Command::Chat { target, key } => {
+            runtime()?.block_on(chat::chat(chat::Target::parse(&target, key)))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate { agent } => match serve::load_agent(&agent) {
+            Ok(loaded) => {
+                let steps: usize = loaded.flows.iter().map(|f| f.nodes.len()).sum();
+                println!(
+                    "{}: ok ({} flows, {steps} steps)",
+                    agent.display(),
+                    loaded.flows.len()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) if e.is::<turnstile_engine::LoadError>() => {
+                eprintln!("{e}");
+                Ok(ExitCode::FAILURE)
+            }
+            Err(e) => Err(e),
+        },
         Command::Schema => {
             let schema = serde_json::to_string_pretty(&turnstile_engine::agent_schema())?;
             let mut out = std::io::stdout().lock();
@@ -67,4 +118,39 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Flags, then environment (both through clap), then the config file, then defaults.
+fn serve_settings(args: ServeArgs) -> anyhow::Result<serve::ServeSettings> {
+    let config_path = args.config.or_else(|| {
+        let default = PathBuf::from("turnstile.toml");
+        default.exists().then_some(default)
+    });
+    let file = match &config_path {
+        Some(path) => FileConfig::read(path)?,
+        None => FileConfig::default(),
+    };
+    Ok(serve::ServeSettings {
+        listen: args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+        data_dir: args
+            .data_dir
+            .or_else(|| file.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from("data")),
+        store: args
+            .store
+            .or_else(|| file.store.clone())
+            .unwrap_or_else(|| "embedded".into()),
+        agent: args.agent.or_else(|| file.agent.clone()),
+        file,
+    })
 }

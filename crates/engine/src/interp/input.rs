@@ -61,7 +61,7 @@ impl<E: Effects, S: TraceSink> Turn<'_, E, S> {
             NodeKind::Carousel {
                 cards, no_match, ..
             } => self.match_card_buttons(at, cards, no_match, &request),
-            NodeKind::Action(action) if action.stop => {
+            NodeKind::Action(action) if self.action_stops(action) => {
                 if let Incoming::General(general) = &request
                     && let Some((_, next)) = action.paths.iter().find(|(p, _)| *p == general.kind)
                 {

@@ -35,6 +35,11 @@ pub struct TurnOptions {
     pub max_steps: u32,
     /// Frames the stack may hold.
     pub max_depth: usize,
+    /// Custom actions with these names wait for the client even when the agent says not to
+    /// (the DM API's `config.stopTypes`).
+    pub stop_types: Vec<String>,
+    /// Every custom action waits for the client (`config.stopAll`).
+    pub stop_all: bool,
 }
 
 impl Default for TurnOptions {
@@ -43,6 +48,8 @@ impl Default for TurnOptions {
             user_id: String::new(),
             max_steps: 1000,
             max_depth: 60,
+            stop_types: Vec::new(),
+            stop_all: false,
         }
     }
 }
@@ -116,6 +123,40 @@ pub async fn run_turn<E: Effects, S: TraceSink>(
         ended: turn.state.stack.is_empty(),
         steps: turn.steps,
         followups: turn.followups,
+    }
+}
+
+/// The state of a session that was reset without running a turn (the DM API's
+/// `POST /state/user/{userID}`): a new session positioned at the start of the agent.
+pub fn initial_state(agent: &Agent, user_id: &str) -> SessionState {
+    let mut variables = Map::new();
+    variables.insert("sessions".into(), Value::from(1));
+    if !user_id.is_empty() {
+        variables.insert("user_id".into(), Value::from(user_id));
+    }
+    for name in &agent.variables {
+        variables.insert(name.clone(), Value::from(0));
+    }
+    let flow = agent.flow(agent.start_flow);
+    let stack = flow
+        .start
+        .map(|start| Frame {
+            flow: flow.id.clone(),
+            node: Some(flow.nodes[start.node as usize].id.clone()),
+            storage: FrameStorage::default(),
+            variables: flow
+                .variables
+                .iter()
+                .map(|v| (v.clone(), Value::from(0)))
+                .collect(),
+        })
+        .into_iter()
+        .collect();
+    SessionState {
+        stack,
+        storage: Storage::default(),
+        variables,
+        turn: 0,
     }
 }
 

@@ -144,7 +144,7 @@ impl<E: Effects, S: TraceSink> Turn<'_, E, S> {
                     paths: action.paths.iter().map(|(name, _)| name.clone()).collect(),
                     default_path: Some(action.default_path),
                 });
-                if action.stop {
+                if self.action_stops(action) {
                     Step::Wait
                 } else {
                     Step::Next(action.default_next())
@@ -153,6 +153,11 @@ impl<E: Effects, S: TraceSink> Turn<'_, E, S> {
             NodeKind::Webhook(step) => self.call_webhook(at, step).await,
             NodeKind::Api(step) => self.call_api(step).await,
         }
+    }
+
+    /// Does this custom action wait for the client (by the agent, or by the request's config)?
+    pub(super) fn action_stops(&self, action: &crate::program::CustomAction) -> bool {
+        action.stop || self.options.stop_all || self.options.stop_types.contains(&action.name)
     }
 
     fn wait_or_continue(&mut self, waits: bool, next: Option<NodeRef>) -> Step {

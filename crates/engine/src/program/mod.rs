@@ -195,6 +195,23 @@ impl Agent {
     }
 }
 
+impl Agent {
+    /// Does a general request of this type mean anything to the agent? Button paths
+    /// (`path-…`), command paths and custom action paths do; anything else is a client mistake.
+    pub fn knows_request_type(&self, kind: &str) -> bool {
+        let is_path = |t: &Trigger| matches!(t, Trigger::Path(p) if p == kind);
+        kind.starts_with("path-")
+            || self.commands.iter().any(|c| is_path(&c.trigger))
+            || self.flows.iter().any(|flow| {
+                flow.commands.iter().any(|c| is_path(&c.trigger))
+                    || flow.nodes.iter().any(|node| match &node.kind {
+                        NodeKind::Action(action) => action.paths.iter().any(|(p, _)| p == kind),
+                        _ => false,
+                    })
+            })
+    }
+}
+
 impl Flow {
     pub fn new(
         id: String,

@@ -1,0 +1,183 @@
+//! The Dialog Manager API's request bodies and the trace filter its `config` selects.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use turnstile_engine::{Agent, Request, Trace};
+
+use crate::error::ApiError;
+
+/// `config` of an interact request (reference/dm-api.md §3.2).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DmConfig {
+    /// Accepted for compatibility; turnstile does not synthesise speech.
+    #[serde(default)]
+    pub tts: bool,
+    /// Remove SSML tags from `speak` messages (default true).
+    #[serde(default, rename = "stripSSML")]
+    pub strip_ssml: Option<bool>,
+    #[serde(default)]
+    pub stop_all: bool,
+    #[serde(default)]
+    pub stop_types: Vec<String>,
+    /// Trace types left out of the response (default `block`, `debug`, `flow`).
+    #[serde(default)]
+    pub exclude_types: Option<Vec<String>>,
+    /// Accepted for compatibility (turnstile emits no `goto` traces).
+    #[serde(default)]
+    pub self_delegate: bool,
+}
+
+/// The body of `POST /state/user/{userID}/interact` (and of the public route).
+#[derive(Debug, Default, Deserialize)]
+pub struct InteractBody {
+    #[serde(default)]
+    pub action: Option<Value>,
+    /// The legacy name of `action`.
+    #[serde(default)]
+    pub request: Option<Value>,
+    #[serde(default)]
+    pub config: DmConfig,
+    #[serde(default)]
+    pub state: Option<StateVariables>,
+    /// An idempotency key in the body (the `Idempotency-Key` header wins).
+    #[serde(default)]
+    pub turn_id: Option<String>,
+}
+
+/// `state.variables` of an interact body: merged into the session before the turn.
+#[derive(Debug, Default, Deserialize)]
+pub struct StateVariables {
+    #[serde(default)]
+    pub variables: Map<String, Value>,
+}
+
+/// The body of the v2 streaming route.
+#[derive(Debug, Default, Deserialize)]
+pub struct StreamBody {
+    #[serde(default)]
+    pub action: Option<Value>,
+    #[serde(default)]
+    pub variables: Map<String, Value>,
+    #[serde(default)]
+    pub config: DmConfig,
+    #[serde(default)]
+    pub turn_id: Option<String>,
+}
+
+/// Parses the action of a body and checks it against the agent.
+pub fn parse_action(action: Option<&Value>, agent: &Agent) -> Result<Request, ApiError> {
+    let action = action.ok_or_else(|| {
+        ApiError::BadRequest("the body needs an `action` (or the legacy `request`)".into())
+    })?;
+    let request = Request::from_json(action).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    if let Request::General(general) = &request
+        && !agent.knows_request_type(&general.kind)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "unknown action type `{}`: expected launch, text, intent, event, no-reply, action, \
+             a button path (path-…) or a path of one of the agent's custom actions",
+            general.kind
+        )));
+    }
+    Ok(request)
+}
+
+/// Selects and shapes the traces a client asked for.
+#[derive(Debug, Clone)]
+pub struct TraceFilter {
+    exclude: Vec<String>,
+    strip_ssml: bool,
+}
+
+impl TraceFilter {
+    pub fn new(config: &DmConfig) -> Self {
+        TraceFilter {
+            exclude: config
+                .exclude_types
+                .clone()
+                .unwrap_or_else(|| vec!["block".into(), "debug".into(), "flow".into()]),
+            strip_ssml: config.strip_ssml.unwrap_or(true),
+        }
+    }
+
+    /// The trace as the client receives it, or `None` when its type is excluded.
+    pub fn apply(&self, trace: &Trace) -> Option<Value> {
+        if self.exclude.iter().any(|t| t == trace.type_name()) {
+            return None;
+        }
+        let mut json = trace.to_json();
+        if self.strip_ssml
+            && trace.type_name() == "speak"
+            && let Some(Value::String(message)) = json.pointer_mut("/payload/message")
+        {
+            *message = strip_tags(message);
+        }
+        Some(json)
+    }
+
+    pub fn apply_all(&self, traces: &[Trace]) -> Vec<Value> {
+        traces.iter().filter_map(|t| self.apply(t)).collect()
+    }
+}
+
+/// Removes `<…>` tags, as the DM API's `stripSSML` does (`/<\/?[^>]+(>|$)/g`).
+fn strip_tags(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let closing = after.find('>');
+        match (after.chars().next(), closing) {
+            // `<` followed by nothing or `>` is not a tag.
+            (None | Some('>'), _) => {
+                out.push('<');
+                rest = after;
+            }
+            (Some(_), Some(close)) => rest = &after[close + 1..],
+            (Some(_), None) => rest = "",
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Validates a user id from a URL: 1–128 bytes, no whitespace or control characters.
+pub fn check_user_id(user: &str) -> Result<(), ApiError> {
+    let valid = !user.is_empty()
+        && user.len() <= 128
+        && !user.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(
+            "invalid userID: 1 to 128 characters without spaces or control characters".into(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_ssml_like_the_dm_api() {
+        assert_eq!(
+            strip_tags(r#"<speak>Hi <break time="1s"/>there</speak>"#),
+            "Hi there"
+        );
+        assert_eq!(strip_tags("1 < 2 and <>"), "1 < 2 and <>");
+        assert_eq!(strip_tags("cut <voice"), "cut ");
+    }
+
+    #[test]
+    fn user_ids_are_checked() {
+        for ok in ["u1", "slack:T1:U2", "a@b.c", &"x".repeat(128)] {
+            assert!(check_user_id(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "has space", "tab\t", &"x".repeat(129), "nul\0"] {
+            assert!(check_user_id(bad).is_err(), "{bad:?}");
+        }
+    }
+}

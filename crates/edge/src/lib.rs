@@ -1,0 +1,57 @@
+//! turnstile's HTTP edge: the Voiceflow Dialog Manager API over axum.
+//!
+//! Routes (reference/dm-api.md §12):
+//! * `POST /state/user/{userID}/interact` — one turn; the bare array of traces (`?verbose=true`:
+//!   `{state, trace, request}`);
+//! * `GET | PUT | POST | DELETE /state/user/{userID}`, `PATCH /state/user/{userID}/variables`;
+//! * `POST /v2/project/{projectID}/user/{userID}/interact/stream` — Server-Sent Events, one
+//!   `trace` event per trace as the engine emits it, then `end`;
+//! * `/public/{projectID}/…` — the keyless widget routes (CORS), and `/feedback/…`;
+//! * `/healthz`, `/readyz`, `/metrics` (Prometheus).
+//!
+//! Errors are JSON in the DM API's shape (see [`ApiError`]). The edge contains no dialog logic:
+//! it authenticates, validates and hands turns to [`Sessions`].
+
+mod auth;
+mod body;
+mod dm;
+mod error;
+mod metrics;
+mod routes;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+pub use auth::Auth;
+pub use dm::{DmConfig, TraceFilter};
+pub use error::ApiError;
+pub use metrics::install_metrics;
+pub use routes::router;
+use turnstile_session::Sessions;
+
+/// Request limits of the edge.
+#[derive(Debug, Clone)]
+pub struct EdgeLimits {
+    /// Largest request body accepted (413 beyond).
+    pub max_body_bytes: usize,
+}
+
+impl Default for EdgeLimits {
+    fn default() -> Self {
+        EdgeLimits {
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub sessions: Sessions,
+    pub auth: Arc<Auth>,
+    pub limits: EdgeLimits,
+    /// Renders `/metrics`; `None` when no recorder is installed.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Cleared when the server starts shutting down (`/readyz` then answers 503).
+    pub ready: Arc<AtomicBool>,
+}

@@ -1,0 +1,128 @@
+//! The routes, and the plumbing they share.
+
+mod interact;
+mod ops;
+mod public;
+mod state;
+mod stream;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderMap, Method};
+use axum::routing::{get, post};
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+use turnstile_engine::Trace;
+use turnstile_session::{SessionKey, TurnEvent, TurnInput, TurnResult};
+
+use crate::AppState;
+use crate::dm::check_user_id;
+use crate::error::ApiError;
+
+/// All routes of the edge.
+pub fn router(state: AppState) -> Router {
+    // Like the DM API: CORS reflects the caller's origin, with credentials (the web widget).
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_headers(AllowHeaders::mirror_request())
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_credentials(true);
+    // Bodies are read by `JsonBody` under the configured limit; axum's own limit is lifted so
+    // that the 413 answer is ours (JSON).
+    Router::new()
+        .route("/state/user/{user_id}/interact", post(interact::interact))
+        .route(
+            "/state/user/{user_id}",
+            get(state::get_state)
+                .put(state::put_state)
+                .post(state::reset_state)
+                .delete(state::delete_state),
+        )
+        .route(
+            "/state/user/{user_id}/variables",
+            axum::routing::patch(state::patch_variables),
+        )
+        .route(
+            "/v2/project/{project_id}/user/{user_id}/interact/stream",
+            post(stream::interact_stream),
+        )
+        .route(
+            "/public/{project_id}/state/user/{user_id}/interact",
+            post(public::interact),
+        )
+        .route("/public/{project_id}/publishing", get(public::publishing))
+        .route(
+            "/public/{project_id}/transcripts",
+            post(public::transcripts),
+        )
+        .route(
+            "/feedback/{project_id}/user/{user_id}",
+            post(public::feedback),
+        )
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(ops::not_found)
+        .layer(DefaultBodyLimit::disable())
+        .layer(cors)
+        .with_state(state)
+}
+
+/// The session of `user` in `project`, after validating the user id.
+fn session_key(project: String, user: &str) -> Result<SessionKey, ApiError> {
+    check_user_id(user)?;
+    Ok(SessionKey::new(project, user))
+}
+
+/// The version alias a request asks for (`versionID` header; default `development`).
+fn version_of(headers: &HeaderMap) -> String {
+    headers
+        .get("versionid")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .unwrap_or("development")
+        .to_owned()
+}
+
+/// The idempotency key of a request: the `Idempotency-Key` header, else the body's `turn_id`.
+fn idempotency_key(
+    headers: &HeaderMap,
+    turn_id: Option<String>,
+) -> Result<Option<String>, ApiError> {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or(turn_id);
+    match key {
+        Some(k) if k.is_empty() || k.len() > 256 => Err(ApiError::BadRequest(
+            "an idempotency key is 1 to 256 characters".into(),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// Runs a turn to its end, collecting its traces.
+async fn collect_turn(
+    state: &AppState,
+    key: SessionKey,
+    input: TurnInput,
+) -> Result<(Vec<Trace>, TurnResult), ApiError> {
+    let mut events = state.sessions.turn(key, input).await?;
+    let mut traces = Vec::new();
+    while let Some(event) = events.recv().await {
+        match event {
+            TurnEvent::Trace(trace) => traces.push(trace),
+            TurnEvent::Done(result) => return Ok((traces, result)),
+            TurnEvent::Failed(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Internal(
+        "the session stopped before the turn finished; nothing was saved".into(),
+    ))
+}

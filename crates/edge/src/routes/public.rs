@@ -1,0 +1,78 @@
+//! The keyless routes of the web widget (`/public/{projectID}/…`) and feedback.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use serde_json::{Value, json};
+use turnstile_session::TurnInput;
+
+use super::{collect_turn, idempotency_key, session_key, version_of};
+use crate::AppState;
+use crate::body::JsonBody;
+use crate::dm::{InteractBody, TraceFilter, parse_action};
+use crate::error::ApiError;
+
+fn public_project(state: &AppState, project: &str) -> Result<(), ApiError> {
+    if !state.sessions.catalog().contains(project) {
+        return Err(ApiError::NotFound(format!("unknown project `{project}`")));
+    }
+    if !state.auth.is_public(project) {
+        return Err(ApiError::Unauthorized("no access to project".into()));
+    }
+    Ok(())
+}
+
+/// `POST /public/{projectID}/state/user/{userID}/interact` → `{"trace": [...]}`.
+pub async fn interact(
+    State(state): State<AppState>,
+    Path((project, user)): Path<(String, String)>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<InteractBody>,
+) -> Result<Json<Value>, ApiError> {
+    public_project(&state, &project)?;
+    let key = session_key(project, &user)?;
+    let version = version_of(&headers);
+    let agent = state.sessions.catalog().agent(&key.project, &version)?;
+    let request = parse_action(body.action.as_ref().or(body.request.as_ref()), &agent)?;
+    let filter = TraceFilter::new(&body.config);
+    let input = TurnInput {
+        request,
+        version,
+        variables: body.state.map(|s| s.variables).unwrap_or_default(),
+        idempotency_key: idempotency_key(&headers, body.turn_id)?,
+        stop_types: body.config.stop_types,
+        stop_all: body.config.stop_all,
+    };
+    let (traces, _) = collect_turn(&state, key, input).await?;
+    Ok(Json(json!({ "trace": filter.apply_all(&traces) })))
+}
+
+/// `GET /public/{projectID}/publishing`: the widget's settings (none are configured: `{}`).
+pub async fn publishing(
+    State(state): State<AppState>,
+    Path(project): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    public_project(&state, &project)?;
+    Ok(Json(json!({})))
+}
+
+/// `POST /public/{projectID}/transcripts`: acknowledged (turnstile keeps no transcripts).
+pub async fn transcripts(
+    State(state): State<AppState>,
+    Path(project): Path<String>,
+    JsonBody(_body): JsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    public_project(&state, &project)?;
+    Ok(Json(json!({})))
+}
+
+/// `POST /feedback/{projectID}/user/{userID}`: acknowledged.
+pub async fn feedback(
+    State(state): State<AppState>,
+    Path((project, user)): Path<(String, String)>,
+    JsonBody(_body): JsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    public_project(&state, &project)?;
+    session_key(project, &user)?;
+    Ok(Json(json!({})))
+}

@@ -1,0 +1,109 @@
+//! The state routes: read, replace, reset, delete a session, and merge variables into it.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use turnstile_engine::SessionState;
+use turnstile_session::StateOp;
+
+use super::{session_key, version_of};
+use crate::AppState;
+use crate::body::JsonBody;
+use crate::error::ApiError;
+
+/// `GET /state/user/{userID}`: the state, or `{}` when there is none.
+pub async fn get_state(
+    State(state): State<AppState>,
+    Path(user): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let key = session_key(state.auth.project_of(&headers)?, &user)?;
+    let found = state.sessions.state(key, StateOp::Get).await?;
+    Ok(Json(found.map_or_else(|| json!({}), |s| to_json(&s))))
+}
+
+/// `PUT /state/user/{userID}`: replaces the state (`stack`, `storage`, `variables` required).
+pub async fn put_state(
+    State(state): State<AppState>,
+    Path(user): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let key = session_key(state.auth.project_of(&headers)?, &user)?;
+    let new_state = parse_state(body)?;
+    let saved = state.sessions.state(key, StateOp::Put(new_state)).await?;
+    Ok(Json(saved.map_or_else(|| json!({}), |s| to_json(&s))))
+}
+
+/// `POST /state/user/{userID}`: a new session at the start of the agent.
+pub async fn reset_state(
+    State(state): State<AppState>,
+    Path(user): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let key = session_key(state.auth.project_of(&headers)?, &user)?;
+    let version = version_of(&headers);
+    let saved = state
+        .sessions
+        .state(key, StateOp::Reset { version })
+        .await?;
+    Ok(Json(saved.map_or_else(|| json!({}), |s| to_json(&s))))
+}
+
+/// `DELETE /state/user/{userID}`: 200 with an empty body.
+pub async fn delete_state(
+    State(state): State<AppState>,
+    Path(user): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let key = session_key(state.auth.project_of(&headers)?, &user)?;
+    state.sessions.state(key, StateOp::Delete).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+/// `PATCH /state/user/{userID}/variables`: merges the body into the variables.
+pub async fn patch_variables(
+    State(state): State<AppState>,
+    Path(user): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let key = session_key(state.auth.project_of(&headers)?, &user)?;
+    let Value::Object(variables) = body else {
+        return Err(ApiError::BadRequest(
+            "the body must be an object of variables".into(),
+        ));
+    };
+    let saved = state
+        .sessions
+        .state(key, StateOp::PatchVariables(variables))
+        .await?;
+    Ok(Json(saved.map_or_else(|| json!({}), |s| to_json(&s))))
+}
+
+/// Checks a state body the way the DM API does: `stack` (frames with `diagramID`), `storage`
+/// and `variables` are required objects.
+fn parse_state(body: Value) -> Result<SessionState, ApiError> {
+    let invalid = |why: &str| ApiError::BadRequest(format!("invalid state: {why}"));
+    let object: &Map<String, Value> = body.as_object().ok_or_else(|| invalid("not an object"))?;
+    for field in ["stack", "storage", "variables"] {
+        if !object.contains_key(field) {
+            return Err(invalid(&format!("`{field}` is required")));
+        }
+    }
+    let frames = object["stack"]
+        .as_array()
+        .ok_or_else(|| invalid("`stack` must be an array"))?;
+    for (i, frame) in frames.iter().enumerate() {
+        if !frame.get("diagramID").is_some_and(Value::is_string) {
+            return Err(invalid(&format!("stack[{i}].diagramID must be a string")));
+        }
+    }
+    serde_json::from_value(body).map_err(|e| invalid(&e.to_string()))
+}
+
+fn to_json(state: &SessionState) -> Value {
+    serde_json::to_value(state).unwrap_or_else(|_| json!({}))
+}

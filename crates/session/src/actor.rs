@@ -1,0 +1,275 @@
+//! The session actor: owns one conversation, runs its requests one at a time, commits each
+//! turn before acknowledging it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use tokio::sync::{mpsc, oneshot};
+use turnstile_engine::{SessionState, Trace, TraceSink, TurnOptions, initial_state, run_turn};
+use turnstile_store::{Commit, SessionKey, TurnRecord};
+
+use crate::SessionError;
+use crate::registry::Shared;
+use crate::turn::{StateOp, TurnEvent, TurnInput, TurnResult};
+
+/// Messages a session actor handles, in mailbox order.
+pub(crate) enum SessionMsg {
+    Turn {
+        input: TurnInput,
+        events: mpsc::UnboundedSender<TurnEvent>,
+    },
+    State {
+        op: StateOp,
+        reply: oneshot::Sender<Result<Option<SessionState>, SessionError>>,
+    },
+}
+
+pub(crate) struct SessionActor;
+
+/// The actor's state: its key, the shared services, and the session as last committed.
+pub(crate) struct ActorState {
+    pub key: SessionKey,
+    pub shared: Arc<Shared>,
+    /// Requests routed to this actor and not yet finished (owned with the registry).
+    pub queue: Arc<AtomicUsize>,
+    /// Loaded lazily on the first request, so spawning never touches the store.
+    pub loaded: Option<Loaded>,
+}
+
+/// The committed session: its state and the store version (0 = never committed).
+pub(crate) struct Loaded {
+    state: SessionState,
+    version: u64,
+}
+
+impl Actor for SessionActor {
+    type Msg = SessionMsg;
+    type State = ActorState;
+    type Arguments = ActorState;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<SessionMsg>,
+        args: ActorState,
+    ) -> Result<ActorState, ActorProcessingErr> {
+        Ok(args)
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<SessionMsg>,
+        message: SessionMsg,
+        st: &mut ActorState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            SessionMsg::Turn { input, events } => {
+                let started = Instant::now();
+                let outcome = st.run_turn(input, &events).await;
+                let label = match &outcome {
+                    Ok(done) if done.replayed => "replayed",
+                    Ok(_) => "ok",
+                    Err(_) => "error",
+                };
+                metrics::counter!("turnstile_turns_total", "outcome" => label).increment(1);
+                metrics::histogram!("turnstile_turn_duration_seconds").record(started.elapsed());
+                let _ = events.send(match outcome {
+                    Ok(done) => TurnEvent::Done(done),
+                    Err(e) => TurnEvent::Failed(e),
+                });
+            }
+            SessionMsg::State { op, reply } => {
+                let _ = reply.send(st.state_op(op).await);
+            }
+        }
+        st.shared.finished_one(&st.queue);
+        Ok(())
+    }
+}
+
+/// Forwards traces to the client as they are produced, keeping a copy when the turn has an
+/// idempotency key (the record must hold the exact answer).
+struct ForwardingSink<'a> {
+    events: &'a mpsc::UnboundedSender<TurnEvent>,
+    kept: Option<Vec<Trace>>,
+}
+
+impl TraceSink for ForwardingSink<'_> {
+    fn emit(&mut self, trace: Trace) {
+        if let Some(kept) = &mut self.kept {
+            kept.push(trace.clone());
+        }
+        // A client that went away does not stop the turn: it still commits, so a retry with the
+        // same idempotency key gets the result.
+        let _ = self.events.send(TurnEvent::Trace(trace));
+    }
+}
+
+impl ActorState {
+    async fn loaded(&mut self) -> Result<&mut Loaded, SessionError> {
+        if self.loaded.is_none() {
+            let stored = self.shared.store.load(&self.key).await?;
+            let loaded = match stored {
+                None => Loaded {
+                    state: SessionState::default(),
+                    version: 0,
+                },
+                Some(stored) => Loaded {
+                    state: serde_json::from_slice(&stored.state).map_err(|e| {
+                        SessionError::Internal(format!("stored state does not parse: {e}"))
+                    })?,
+                    version: stored.version,
+                },
+            };
+            self.loaded = Some(loaded);
+        }
+        Ok(self.loaded.as_mut().expect("just loaded"))
+    }
+
+    async fn run_turn(
+        &mut self,
+        input: TurnInput,
+        events: &mpsc::UnboundedSender<TurnEvent>,
+    ) -> Result<TurnResult, SessionError> {
+        let shared = self.shared.clone();
+        let key = self.key.clone();
+        let loaded = self.loaded().await?;
+        if let Some(idempotency_key) = &input.idempotency_key
+            && let Some(record) = shared.store.find_turn(&key, idempotency_key).await?
+        {
+            let traces: Vec<Trace> = serde_json::from_slice(&record.response)
+                .map_err(|e| SessionError::Internal(format!("stored turn does not parse: {e}")))?;
+            for trace in traces {
+                let _ = events.send(TurnEvent::Trace(trace));
+            }
+            return Ok(TurnResult {
+                state: loaded.state.clone(),
+                version: loaded.version,
+                replayed: true,
+            });
+        }
+        let agent = shared.catalog.agent(&key.project, &input.version)?;
+        let mut state = loaded.state.clone();
+        state.variables.extend(input.variables);
+        let options = TurnOptions {
+            user_id: key.user.clone(),
+            max_steps: shared.config.max_steps,
+            stop_types: input.stop_types,
+            stop_all: input.stop_all,
+            ..TurnOptions::default()
+        };
+        let mut sink = ForwardingSink {
+            events,
+            kept: input.idempotency_key.as_ref().map(|_| Vec::new()),
+        };
+        let deadline = shared.config.turn_deadline;
+        let turn = run_turn(
+            &agent,
+            &mut state,
+            input.request,
+            &shared.effects,
+            &mut sink,
+            &options,
+        );
+        tokio::time::timeout(deadline, turn)
+            .await
+            .map_err(|_| SessionError::DeadlineExceeded(deadline))?;
+        let record = match (input.idempotency_key, sink.kept) {
+            (Some(idempotency_key), Some(traces)) => Some(TurnRecord {
+                idempotency_key,
+                response: serde_json::to_vec(&traces)
+                    .map_err(|e| SessionError::Internal(e.to_string()))?,
+            }),
+            _ => None,
+        };
+        let version = self.commit(&state, record).await?;
+        Ok(TurnResult {
+            state,
+            version,
+            replayed: false,
+        })
+    }
+
+    /// Commits `state` over the loaded version. On any failure the cached copy is dropped, so
+    /// the next request reloads what the store really holds.
+    async fn commit(
+        &mut self,
+        state: &SessionState,
+        record: Option<TurnRecord>,
+    ) -> Result<u64, SessionError> {
+        let expected_version = self.loaded.as_ref().map_or(0, |l| l.version);
+        let bytes = serde_json::to_vec(state).map_err(|e| SessionError::Internal(e.to_string()))?;
+        let started = Instant::now();
+        let result = self
+            .shared
+            .store
+            .commit(
+                &self.key,
+                Commit {
+                    state: bytes,
+                    expected_version,
+                    record,
+                },
+            )
+            .await;
+        metrics::histogram!("turnstile_store_commit_seconds").record(started.elapsed());
+        match result {
+            Ok(version) => {
+                self.loaded = Some(Loaded {
+                    state: state.clone(),
+                    version,
+                });
+                Ok(version)
+            }
+            Err(e) => {
+                self.loaded = None;
+                Err(e.into())
+            }
+        }
+    }
+
+    async fn state_op(&mut self, op: StateOp) -> Result<Option<SessionState>, SessionError> {
+        match op {
+            StateOp::Get => {
+                let loaded = self.loaded().await?;
+                Ok((loaded.version > 0).then(|| loaded.state.clone()))
+            }
+            StateOp::Put(state) => {
+                self.loaded().await?;
+                self.commit(&state, None).await?;
+                Ok(Some(state))
+            }
+            StateOp::Delete => {
+                self.shared.store.delete(&self.key).await?;
+                self.loaded = Some(Loaded {
+                    state: SessionState::default(),
+                    version: 0,
+                });
+                Ok(None)
+            }
+            StateOp::Reset { version } => {
+                let agent = self.shared.catalog.agent(&self.key.project, &version)?;
+                let mut state = initial_state(&agent, &self.key.user);
+                let loaded = self.loaded().await?;
+                // Variables survive a reset, as they survive a launch.
+                let mut variables = loaded.state.variables.clone();
+                variables.extend(std::mem::take(&mut state.variables));
+                state.variables = variables;
+                self.commit(&state, None).await?;
+                Ok(Some(state))
+            }
+            StateOp::PatchVariables(variables) => {
+                let mut state = self.loaded().await?.state.clone();
+                state.variables.extend(variables);
+                self.commit(&state, None).await?;
+                Ok(Some(state))
+            }
+        }
+    }
+}
+
+/// Decrements a queue counter that was incremented when a request was routed.
+pub(crate) fn release(queue: &AtomicUsize) {
+    queue.fetch_sub(1, Ordering::AcqRel);
+}

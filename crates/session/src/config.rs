@@ -1,0 +1,32 @@
+//! Limits and timings of the session layer.
+
+use std::time::Duration;
+
+/// How sessions behave under load. [`Default`] gives production-sensible values.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Requests one session may have waiting (beyond this: [`SessionError::QueueFull`]).
+    ///
+    /// [`SessionError::QueueFull`]: crate::SessionError::QueueFull
+    pub max_queue: usize,
+    /// Sessions kept in memory; past it, the least recently used idle ones are passivated.
+    pub max_resident: usize,
+    /// A session idle this long is passivated.
+    pub idle_timeout: Duration,
+    /// A turn running longer is abandoned (nothing is committed).
+    pub turn_deadline: Duration,
+    /// Nodes one turn may run.
+    pub max_steps: u32,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            max_queue: 64,
+            max_resident: 100_000,
+            idle_timeout: Duration::from_secs(300),
+            turn_deadline: Duration::from_secs(15),
+            max_steps: 1000,
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! turnstile's session layer: one actor per conversation.
+//!
+//! Every conversation — a `(project, userID)` pair — is owned by one [`ractor`] actor, spawned on
+//! first use by the [`Sessions`] registry. The actor runs that conversation's requests one at a
+//! time in arrival order; each turn's state is committed to the [`SessionStore`] before the turn
+//! is acknowledged ([`TurnEvent::Done`]). Traces stream out while the turn runs.
+//!
+//! Limits: a bounded queue per session ([`SessionError::QueueFull`]), a turn deadline, a cap on
+//! resident sessions (least recently used idle actors are passivated first) and an idle timeout.
+//! Passivation is free because state is written through: a passivated session is simply loaded
+//! again on its next request. Idempotency keys return the stored result of a turn instead of
+//! running it twice.
+//!
+//! [`SessionStore`]: turnstile_store::SessionStore
+
+mod actor;
+mod catalog;
+mod config;
+mod effects;
+mod error;
+mod registry;
+mod turn;
+
+pub use catalog::{AgentCatalog, Project};
+pub use config::SessionConfig;
+pub use effects::SystemEffects;
+pub use error::SessionError;
+pub use registry::Sessions;
+pub use turn::{StateOp, TurnEvent, TurnInput, TurnResult, TurnStream};
+pub use turnstile_store::SessionKey;

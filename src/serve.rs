@@ -1,0 +1,152 @@
+//! `turnstile serve`: the server.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, bail};
+use turnstile_edge::{AppState, Auth, EdgeLimits, install_metrics, router};
+use turnstile_engine::{Agent, load_agent_str};
+use turnstile_session::{AgentCatalog, Project, SessionConfig, Sessions};
+use turnstile_store::{StoreSpec, open_store};
+
+use crate::config::{FileConfig, Limits, check_open_mode};
+
+/// Resolved `serve` settings.
+pub struct ServeSettings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub store: String,
+    pub agent: Option<PathBuf>,
+    pub file: FileConfig,
+}
+
+pub fn load_agent(path: &Path) -> anyhow::Result<Agent> {
+    let source = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read agent {}", path.display()))?;
+    Ok(load_agent_str(&path.display().to_string(), &source)?)
+}
+
+/// Projects and who may use them.
+fn projects(settings: &ServeSettings) -> anyhow::Result<(Vec<Project>, Auth)> {
+    match (&settings.agent, settings.file.projects.is_empty()) {
+        (Some(_), false) => bail!(
+            "use either --agent (development mode: one open project) or [[projects]] in the \
+             config file, not both"
+        ),
+        (None, true) => bail!(
+            "nothing to serve: give an agent (--agent FILE or TURNSTILE_AGENT) or configure \
+             [[projects]] in turnstile.toml"
+        ),
+        (Some(agent), true) => {
+            let agent = Arc::new(load_agent(agent)?);
+            Ok((
+                vec![Project::single("default", agent)],
+                Auth::open("default"),
+            ))
+        }
+        (None, false) => {
+            let mut projects = Vec::new();
+            let mut keys = Vec::new();
+            let mut public = Vec::new();
+            for p in &settings.file.projects {
+                let development = Arc::new(load_agent(&p.agent)?);
+                let production = match &p.production_agent {
+                    Some(path) => Arc::new(load_agent(path)?),
+                    None => development.clone(),
+                };
+                let mut project = Project::single(p.id.clone(), development);
+                project.versions.insert("production".into(), production);
+                projects.push(project);
+                keys.extend(p.api_keys.iter().map(|k| (k.clone(), p.id.clone())));
+                if p.public {
+                    public.push(p.id.clone());
+                }
+            }
+            let auth = public
+                .into_iter()
+                .fold(Auth::with_keys(keys), |auth, p| auth.with_public(p));
+            Ok((projects, auth))
+        }
+    }
+}
+
+pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
+    let limits = Limits::from(&settings.file.limits);
+    let (projects, auth) = projects(&settings)?;
+    check_open_mode(settings.listen, !auth.is_open())?;
+    let spec = StoreSpec::parse(&settings.store, &settings.data_dir)?;
+    let store = open_store(&spec)?;
+    let catalog = Arc::new(AgentCatalog::new(projects));
+    let config = SessionConfig {
+        max_queue: limits.max_queue,
+        max_resident: limits.max_resident_sessions,
+        idle_timeout: limits.idle_timeout,
+        turn_deadline: limits.turn_deadline,
+        max_steps: limits.max_steps,
+    };
+    let sessions = Sessions::start(store, catalog.clone(), config).await?;
+    let ready = Arc::new(AtomicBool::new(true));
+    let state = AppState {
+        sessions: sessions.clone(),
+        auth: Arc::new(auth),
+        limits: EdgeLimits {
+            max_body_bytes: limits.max_body_bytes,
+        },
+        metrics: install_metrics(),
+        ready: ready.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let address = listener.local_addr()?;
+    let mut project_ids: Vec<&str> = catalog.project_ids().collect();
+    project_ids.sort();
+    // Tests and scripts read this line to find the port.
+    println!(
+        "turnstile listening on http://{address} (projects: {}; store: {})",
+        project_ids.join(", "),
+        describe(&spec)
+    );
+    tracing::info!(%address, "listening");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            ready.store(false, Ordering::Release);
+            tracing::info!("shutting down: finishing running turns");
+        })
+        .await?;
+    sessions.shutdown(limits.shutdown_grace).await?;
+    tracing::info!("store flushed; bye");
+    Ok(())
+}
+
+fn describe(spec: &StoreSpec) -> String {
+    match spec {
+        StoreSpec::Memory => "memory".into(),
+        StoreSpec::Embedded { dir } => format!("embedded in {}", dir.display()),
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
