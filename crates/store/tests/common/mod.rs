@@ -1,0 +1,68 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use turnstile_store::{Commit, SessionKey, SessionStore, StoreError, TurnRecord};
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("turnstile-store-{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A commit of `state` over `expected`.
+pub fn commit(state: &str, expected: u64) -> Commit {
+    Commit::new(state.as_bytes().to_vec(), expected)
+}
+
+/// A commit of `state` over `expected` recording the turn `idempotency_key`.
+pub fn commit_with_record(state: &str, expected: u64, idempotency_key: &str) -> Commit {
+    let response = format!("response to {idempotency_key}").into_bytes();
+    commit(state, expected).with_record(TurnRecord::new(idempotency_key, response))
+}
+
+/// Loads `key` and returns `(state as text, version)`.
+pub async fn load(store: &dyn SessionStore, key: &SessionKey) -> Option<(String, u64)> {
+    let stored = store.load(key).await.expect("load");
+    stored.map(|s| (String::from_utf8(s.state).expect("utf-8 state"), s.version))
+}
+
+/// Asserts that `result` is a conflict with these versions.
+pub fn assert_conflict<T: std::fmt::Debug>(
+    result: Result<T, StoreError>,
+    expected: u64,
+    found: u64,
+) {
+    match result {
+        Err(StoreError::Conflict {
+            expected: e,
+            found: f,
+        }) => {
+            assert_eq!((e, f), (expected, found), "conflict versions");
+        }
+        other => {
+            panic!("expected Conflict {{ expected: {expected}, found: {found} }}, got {other:?}")
+        }
+    }
+}

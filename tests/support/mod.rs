@@ -1,0 +1,215 @@
+//! End-to-end test support: the real `turnstile` binary on a free loopback port, an HTTP client,
+//! and a webhook server.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// A fresh temporary directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "turnstile-e2e-{name}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// A running `turnstile serve`.
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    args: Vec<String>,
+}
+
+impl Server {
+    /// Starts `turnstile serve ARGS --listen 127.0.0.1:0` and waits until it listens.
+    pub fn start(args: &[&str]) -> Server {
+        // The workspace builds reqwest without a default crypto provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_turnstile"))
+            .arg("serve")
+            .args(&args)
+            .args(["--listen", "127.0.0.1:0"])
+            .env("TURNSTILE_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            // Keep draining so the server never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server prints its address");
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line: {line}"));
+        Server {
+            child,
+            addr,
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(256)
+                .build()
+                .unwrap(),
+            args,
+        }
+    }
+
+    /// The pizza agent in development mode with the embedded store in `data`.
+    pub fn pizza(data: &Path) -> Server {
+        let agent = repo("examples/agents/pizza.yaml");
+        Server::start(&[
+            "--agent",
+            agent.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+        ])
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// POSTs JSON text; returns status and parsed body (`Null` if empty or not JSON).
+    pub async fn post(&self, path: &str, body: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, Some(body), headers)
+            .await
+    }
+
+    pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+        self.send(reqwest::Method::GET, path, None, headers).await
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut request = self.client.request(method, self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_owned());
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Sends an action to `/state/user/{user}/interact`; returns the traces (asserts 200).
+    pub async fn interact(&self, user: &str, action: Value) -> Vec<Value> {
+        let body = serde_json::json!({ "action": action }).to_string();
+        let (status, traces) = self
+            .post(&format!("/state/user/{user}/interact"), &body, &[])
+            .await;
+        assert_eq!(status, 200, "{traces}");
+        traces.as_array().cloned().unwrap_or_default()
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        self.child.wait().unwrap()
+    }
+
+    /// Starts the same command again (same data directory), on a new port.
+    pub fn restart(&mut self) {
+        self.kill9();
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        *self = Server::start(&args);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The messages of the text traces, in order.
+pub fn said(traces: &[Value]) -> Vec<String> {
+    traces
+        .iter()
+        .filter(|t| t["type"] == "text")
+        .filter_map(|t| t["payload"]["message"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// A webhook stand-in on loopback whose answer waits `delay` (for slow turns).
+pub async fn slow_webhook(delay: Duration) -> SocketAddr {
+    use axum::routing::post;
+    let app = axum::Router::new().route(
+        "/hook",
+        post(move || async move {
+            tokio::time::sleep(delay).await;
+            axum::Json(serde_json::json!({ "messages": [] }))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+/// Writes a file into `dir` and returns its path.
+pub fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
