@@ -20,6 +20,9 @@ pub struct FileConfig {
     pub agent: Option<PathBuf>,
     #[serde(default)]
     pub limits: LimitsFile,
+    /// `[store]`: tuning of the embedded store.
+    #[serde(default, rename = "store_options")]
+    pub store_options: StoreFile,
     #[serde(default)]
     pub projects: Vec<ProjectFile>,
 }
@@ -35,6 +38,16 @@ pub struct LimitsFile {
     pub turn_deadline_ms: Option<u64>,
     pub max_steps: Option<u32>,
     pub shutdown_grace_secs: Option<u64>,
+}
+
+/// `[store_options]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreFile {
+    /// Microseconds the writer waits to gather more commits into one fsync.
+    pub batch_wait_us: Option<u64>,
+    /// redb's page cache, in MiB.
+    pub cache_mib: Option<usize>,
 }
 
 /// `[[projects]]`

@@ -1,6 +1,7 @@
 //! The `turnstile` command: serve agents over the Dialog Manager API, chat with an agent in the
 //! terminal, validate agent files, print the agent format's JSON Schema.
 
+mod bench;
 mod chat;
 mod config;
 mod serve;
@@ -14,6 +15,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::config::FileConfig;
+
+// Turns allocate many small objects from many threads; glibc's allocator spent about a sixth of
+// the server's CPU in the HTTP benchmark, mimalloc much less (docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// turnstile: a dialog runtime for chat and voice agents.
 #[derive(Parser)]
@@ -42,6 +48,14 @@ enum Command {
     },
     /// Print the JSON Schema of the agent format (for editors).
     Schema,
+    /// Load-test the server over HTTP against a bare axum handler (docs/benchmarks.md).
+    Bench(bench::BenchArgs),
+    /// The bare reference server of `bench` (internal).
+    #[command(hide = true)]
+    BenchBare {
+        #[arg(long)]
+        body: String,
+    },
 }
 
 /// `serve` flags; each also reads a `TURNSTILE_*` variable and the config file.
@@ -62,10 +76,15 @@ struct ServeArgs {
     /// `embedded` (durable, the default) or `memory`.
     #[arg(long, env = "TURNSTILE_STORE")]
     store: Option<String>,
+    /// Embedded store: how long (µs) the writer waits to gather more commits into one fsync.
+    #[arg(long, env = "TURNSTILE_STORE_BATCH_WAIT_US")]
+    store_batch_wait_us: Option<u64>,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // reqwest is built without a default crypto provider (ring is used, not aws-lc).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let filter = tracing_subscriber::EnvFilter::try_from_env("TURNSTILE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
@@ -108,6 +127,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Err(e) => Err(e),
         },
+        Command::Bench(args) => {
+            runtime()?.block_on(bench::run(args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BenchBare { body } => {
+            runtime()?.block_on(bench::bare_server(body))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Schema => {
             let schema = serde_json::to_string_pretty(&turnstile_engine::agent_schema())?;
             let mut out = std::io::stdout().lock();
@@ -151,6 +178,9 @@ fn serve_settings(args: ServeArgs) -> anyhow::Result<serve::ServeSettings> {
             .or_else(|| file.store.clone())
             .unwrap_or_else(|| "embedded".into()),
         agent: args.agent.or_else(|| file.agent.clone()),
+        batch_wait_us: args
+            .store_batch_wait_us
+            .or(file.store_options.batch_wait_us),
         file,
     })
 }

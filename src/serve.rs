@@ -4,12 +4,13 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use turnstile_edge::{AppState, Auth, EdgeLimits, install_metrics, router};
 use turnstile_engine::{Agent, load_agent_str};
 use turnstile_session::{AgentCatalog, Project, SessionConfig, Sessions};
-use turnstile_store::{StoreSpec, open_store};
+use turnstile_store::{EmbeddedOptions, EmbeddedStore, SessionStore, StoreSpec, open_store};
 
 use crate::config::{FileConfig, Limits, check_open_mode};
 
@@ -19,6 +20,7 @@ pub struct ServeSettings {
     pub data_dir: PathBuf,
     pub store: String,
     pub agent: Option<PathBuf>,
+    pub batch_wait_us: Option<u64>,
     pub file: FileConfig,
 }
 
@@ -77,7 +79,24 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     let (projects, auth) = projects(&settings)?;
     check_open_mode(settings.listen, !auth.is_open())?;
     let spec = StoreSpec::parse(&settings.store, &settings.data_dir)?;
-    let store = open_store(&spec)?;
+    let store: Arc<dyn SessionStore> = match &spec {
+        StoreSpec::Embedded { dir } => {
+            let defaults = EmbeddedOptions::default();
+            let options = EmbeddedOptions {
+                max_wait: settings
+                    .batch_wait_us
+                    .map_or(defaults.max_wait, Duration::from_micros),
+                cache_bytes: settings
+                    .file
+                    .store_options
+                    .cache_mib
+                    .map_or(defaults.cache_bytes, |mib| mib * 1024 * 1024),
+                ..defaults
+            };
+            Arc::new(EmbeddedStore::open(dir, options)?)
+        }
+        other => open_store(other)?,
+    };
     let catalog = Arc::new(AgentCatalog::new(projects));
     let config = SessionConfig {
         max_queue: limits.max_queue,

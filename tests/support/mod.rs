@@ -5,6 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -56,7 +57,15 @@ impl Server {
         // The workspace builds reqwest without a default crypto provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_turnstile"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_turnstile"));
+        // If the test process dies, its servers die with it (no orphans holding ports).
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = command
             .arg("serve")
             .args(&args)
             .args(["--listen", "127.0.0.1:0"])

@@ -2,7 +2,9 @@
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use turnstile_engine::{Agent, Request, Trace};
+use std::borrow::Cow;
+
+use turnstile_engine::{Agent, Request, Trace, TraceKind};
 
 use crate::error::ApiError;
 
@@ -101,22 +103,26 @@ impl TraceFilter {
         }
     }
 
-    /// The trace as the client receives it, or `None` when its type is excluded.
-    pub fn apply(&self, trace: &Trace) -> Option<Value> {
+    /// The trace as the client receives it, or `None` when its type is excluded. Only a
+    /// `speak` trace whose SSML is stripped is copied.
+    pub fn apply<'t>(&self, trace: &'t Trace) -> Option<Cow<'t, Trace>> {
         if self.exclude.iter().any(|t| t == trace.type_name()) {
             return None;
         }
-        let mut json = trace.to_json();
-        if self.strip_ssml
-            && trace.type_name() == "speak"
-            && let Some(Value::String(message)) = json.pointer_mut("/payload/message")
-        {
-            *message = strip_tags(message);
+        match &trace.kind {
+            TraceKind::Speak { message } if self.strip_ssml && message.contains('<') => {
+                Some(Cow::Owned(Trace {
+                    kind: TraceKind::Speak {
+                        message: strip_tags(message),
+                    },
+                    time: trace.time,
+                }))
+            }
+            _ => Some(Cow::Borrowed(trace)),
         }
-        Some(json)
     }
 
-    pub fn apply_all(&self, traces: &[Trace]) -> Vec<Value> {
+    pub fn apply_all<'t>(&self, traces: &'t [Trace]) -> Vec<Cow<'t, Trace>> {
         traces.iter().filter_map(|t| self.apply(t)).collect()
     }
 }

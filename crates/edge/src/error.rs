@@ -73,6 +73,13 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status(), axum::Json(self.body())).into_response();
+        if let ApiError::PayloadTooLarge { .. } = &self {
+            // The rest of the body was never read: the connection cannot carry another request,
+            // and the client must know before it tries.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if let ApiError::TooManyRequests { retry_after, .. }
         | ApiError::Unavailable { retry_after, .. } = &self
         {

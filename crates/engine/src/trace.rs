@@ -109,47 +109,10 @@ impl Trace {
 
     /// The DM API `payload` of this trace (`None` when the trace has no payload at all).
     pub fn payload(&self) -> Option<Value> {
-        Some(match &self.kind {
-            TraceKind::Text(t) => json!({
-                "slate": {
-                    "id": t.id,
-                    "content": slate(&t.message),
-                    "messageDelayMilliseconds": t.delay,
-                },
-                "message": t.message,
-                "delay": t.delay,
-            }),
-            TraceKind::Speak { message } => json!({ "message": message, "type": "message" }),
-            TraceKind::Choice { buttons } => json!({ "buttons": buttons }),
-            TraceKind::Visual(v) => v.clone(),
-            TraceKind::Card(card) => card_json(card, false),
-            TraceKind::Carousel { layout, cards } => json!({
-                "layout": layout,
-                "cards": cards.iter().map(|c| card_json(c, true)).collect::<Vec<_>>(),
-            }),
-            TraceKind::NoReply { timeout } => json!({ "timeout": timeout }),
-            TraceKind::End { explicit: true } => Value::Null,
-            TraceKind::End { explicit: false } => return None,
-            TraceKind::Path { path } => json!({ "path": path }),
-            TraceKind::Flow { diagram_id, name } => match name {
-                Some(name) => json!({ "diagramID": diagram_id, "name": name }),
-                None => json!({ "diagramID": diagram_id }),
-            },
-            TraceKind::Block { block_id } => json!({ "blockID": block_id }),
-            TraceKind::Debug {
-                kind,
-                message,
-                extra,
-            } => {
-                let mut map = extra.clone();
-                if let Some(kind) = kind {
-                    map.insert("type".into(), Value::String(kind.clone()));
-                }
-                map.insert("message".into(), Value::String(message.clone()));
-                Value::Object(map)
-            }
-            TraceKind::Custom { payload, .. } => payload.clone(),
-        })
+        if matches!(self.kind, TraceKind::End { explicit: false }) {
+            return None;
+        }
+        serde_json::to_value(Payload(&self.kind)).ok()
     }
 
     /// The plain text a person would read or hear, for text and speak traces.
@@ -167,35 +130,164 @@ impl Trace {
     }
 }
 
+/// A trace's payload, serialized straight from the typed trace (no intermediate JSON value:
+/// this runs for every trace of every turn).
+struct Payload<'a>(&'a TraceKind);
+
 /// Slate rich-text content for a plain message: one paragraph per line.
-fn slate(message: &str) -> Value {
-    Value::Array(
-        message
-            .split('\n')
-            .map(|line| json!({ "children": [{ "text": line }] }))
-            .collect(),
-    )
+struct Slate<'a>(&'a str);
+
+#[derive(Serialize)]
+struct Paragraph<'a> {
+    children: [Leaf<'a>; 1],
 }
 
-fn card_json(card: &Card, with_id: bool) -> Value {
-    let mut value = json!({
-        "title": card.title,
-        "imageUrl": card.image_url,
-        "description": { "slate": slate(&card.description), "text": card.description },
-        "buttons": card.buttons,
-    });
-    if with_id {
-        value["id"] = Value::String(card.id.clone());
+#[derive(Serialize)]
+struct Leaf<'a> {
+    text: &'a str,
+}
+
+impl Serialize for Slate<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.split('\n').map(|line| Paragraph {
+            children: [Leaf { text: line }],
+        }))
     }
-    value
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TextSlate<'a> {
+    id: &'a str,
+    content: Slate<'a>,
+    message_delay_milliseconds: u32,
+}
+
+#[derive(Serialize)]
+struct TextPayload<'a> {
+    slate: TextSlate<'a>,
+    message: &'a str,
+    delay: u32,
+}
+
+#[derive(Serialize)]
+struct Description<'a> {
+    slate: Slate<'a>,
+    text: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CardPayload<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    title: &'a str,
+    image_url: &'a Option<String>,
+    description: Description<'a>,
+    buttons: &'a [Button],
+}
+
+impl<'a> CardPayload<'a> {
+    fn new(card: &'a Card, with_id: bool) -> Self {
+        CardPayload {
+            id: with_id.then_some(card.id.as_str()),
+            title: &card.title,
+            image_url: &card.image_url,
+            description: Description {
+                slate: Slate(&card.description),
+                text: &card.description,
+            },
+            buttons: &card.buttons,
+        }
+    }
+}
+
+impl Serialize for Payload<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            TraceKind::Text(t) => TextPayload {
+                slate: TextSlate {
+                    id: &t.id,
+                    content: Slate(&t.message),
+                    message_delay_milliseconds: t.delay,
+                },
+                message: &t.message,
+                delay: t.delay,
+            }
+            .serialize(serializer),
+            TraceKind::Speak { message } => {
+                let mut map = serializer.serialize_map(Some(2))?;
+                map.serialize_entry("message", message)?;
+                map.serialize_entry("type", "message")?;
+                map.end()
+            }
+            TraceKind::Choice { buttons } => {
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry("buttons", buttons)?;
+                map.end()
+            }
+            TraceKind::Visual(v) => v.serialize(serializer),
+            TraceKind::Card(card) => CardPayload::new(card, false).serialize(serializer),
+            TraceKind::Carousel { layout, cards } => {
+                let mut map = serializer.serialize_map(Some(2))?;
+                map.serialize_entry("layout", layout)?;
+                let cards: Vec<CardPayload> =
+                    cards.iter().map(|c| CardPayload::new(c, true)).collect();
+                map.serialize_entry("cards", &cards)?;
+                map.end()
+            }
+            TraceKind::NoReply { timeout } => {
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry("timeout", timeout)?;
+                map.end()
+            }
+            TraceKind::End { .. } => serializer.serialize_unit(),
+            TraceKind::Path { path } => {
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry("path", path)?;
+                map.end()
+            }
+            TraceKind::Flow { diagram_id, name } => {
+                let mut map = serializer.serialize_map(None)?;
+                map.serialize_entry("diagramID", diagram_id)?;
+                if let Some(name) = name {
+                    map.serialize_entry("name", name)?;
+                }
+                map.end()
+            }
+            TraceKind::Block { block_id } => {
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry("blockID", block_id)?;
+                map.end()
+            }
+            TraceKind::Debug {
+                kind,
+                message,
+                extra,
+            } => {
+                let mut map = serializer.serialize_map(None)?;
+                for (key, value) in extra {
+                    if key != "type" && key != "message" {
+                        map.serialize_entry(key, value)?;
+                    }
+                }
+                if let Some(kind) = kind {
+                    map.serialize_entry("type", kind)?;
+                }
+                map.serialize_entry("message", message)?;
+                map.end()
+            }
+            TraceKind::Custom { payload, .. } => payload.serialize(serializer),
+        }
+    }
 }
 
 impl Serialize for Trace {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("type", self.type_name())?;
-        if let Some(payload) = self.payload() {
-            map.serialize_entry("payload", &payload)?;
+        if !matches!(self.kind, TraceKind::End { explicit: false }) {
+            map.serialize_entry("payload", &Payload(&self.kind))?;
         }
         if let TraceKind::Custom {
             paths,

@@ -30,7 +30,7 @@ pub(crate) struct SessionActor;
 
 /// The actor's state: its key, the shared services, and the session as last committed.
 pub(crate) struct ActorState {
-    pub key: SessionKey,
+    pub key: Arc<SessionKey>,
     pub shared: Arc<Shared>,
     /// Requests routed to this actor and not yet finished (owned with the registry).
     pub queue: Arc<AtomicUsize>,
@@ -40,7 +40,7 @@ pub(crate) struct ActorState {
 
 /// The committed session: its state and the store version (0 = never committed).
 pub(crate) struct Loaded {
-    state: SessionState,
+    state: Arc<SessionState>,
     version: u64,
 }
 
@@ -66,7 +66,9 @@ impl Actor for SessionActor {
         match message {
             SessionMsg::Turn { input, events } => {
                 let started = Instant::now();
-                let outcome = st.run_turn(input, &events).await;
+                // Boxed: the turn future (engine, HTTP client) is large, and unboxed it would be
+                // part of every idle actor's task, whether or not a turn is running.
+                let outcome = Box::pin(st.run_turn(input, &events)).await;
                 let label = match &outcome {
                     Ok(done) if done.replayed => "replayed",
                     Ok(_) => "ok",
@@ -80,7 +82,7 @@ impl Actor for SessionActor {
                 });
             }
             SessionMsg::State { op, reply } => {
-                let _ = reply.send(st.state_op(op).await);
+                let _ = reply.send(Box::pin(st.state_op(op)).await);
             }
         }
         st.shared.finished_one(&st.queue);
@@ -112,13 +114,13 @@ impl ActorState {
             let stored = self.shared.store.load(&self.key).await?;
             let loaded = match stored {
                 None => Loaded {
-                    state: SessionState::default(),
+                    state: Arc::default(),
                     version: 0,
                 },
                 Some(stored) => Loaded {
-                    state: serde_json::from_slice(&stored.state).map_err(|e| {
+                    state: Arc::new(serde_json::from_slice(&stored.state).map_err(|e| {
                         SessionError::Internal(format!("stored state does not parse: {e}"))
-                    })?,
+                    })?),
                     version: stored.version,
                 },
             };
@@ -134,9 +136,10 @@ impl ActorState {
     ) -> Result<TurnResult, SessionError> {
         let shared = self.shared.clone();
         let key = self.key.clone();
+        let key = &*key;
         let loaded = self.loaded().await?;
         if let Some(idempotency_key) = &input.idempotency_key
-            && let Some(record) = shared.store.find_turn(&key, idempotency_key).await?
+            && let Some(record) = shared.store.find_turn(key, idempotency_key).await?
         {
             let traces: Vec<Trace> = serde_json::from_slice(&record.response)
                 .map_err(|e| SessionError::Internal(format!("stored turn does not parse: {e}")))?;
@@ -150,7 +153,9 @@ impl ActorState {
             });
         }
         let agent = shared.catalog.agent(&key.project, &input.version)?;
-        let mut state = loaded.state.clone();
+        // The turn works on a copy: a turn that fails or runs past its deadline leaves the
+        // session as it was.
+        let mut state = SessionState::clone(&loaded.state);
         state.variables.extend(input.variables);
         let options = TurnOptions {
             user_id: key.user.clone(),
@@ -183,7 +188,8 @@ impl ActorState {
             }),
             _ => None,
         };
-        let version = self.commit(&state, record).await?;
+        let state = Arc::new(state);
+        let version = self.commit(state.clone(), record).await?;
         Ok(TurnResult {
             state,
             version,
@@ -195,11 +201,12 @@ impl ActorState {
     /// the next request reloads what the store really holds.
     async fn commit(
         &mut self,
-        state: &SessionState,
+        state: Arc<SessionState>,
         record: Option<TurnRecord>,
     ) -> Result<u64, SessionError> {
         let expected_version = self.loaded.as_ref().map_or(0, |l| l.version);
-        let bytes = serde_json::to_vec(state).map_err(|e| SessionError::Internal(e.to_string()))?;
+        let bytes =
+            serde_json::to_vec(&*state).map_err(|e| SessionError::Internal(e.to_string()))?;
         let started = Instant::now();
         let result = self
             .shared
@@ -216,10 +223,7 @@ impl ActorState {
         metrics::histogram!("turnstile_store_commit_seconds").record(started.elapsed());
         match result {
             Ok(version) => {
-                self.loaded = Some(Loaded {
-                    state: state.clone(),
-                    version,
-                });
+                self.loaded = Some(Loaded { state, version });
                 Ok(version)
             }
             Err(e) => {
@@ -233,17 +237,17 @@ impl ActorState {
         match op {
             StateOp::Get => {
                 let loaded = self.loaded().await?;
-                Ok((loaded.version > 0).then(|| loaded.state.clone()))
+                Ok((loaded.version > 0).then(|| SessionState::clone(&loaded.state)))
             }
             StateOp::Put(state) => {
                 self.loaded().await?;
-                self.commit(&state, None).await?;
+                self.commit(Arc::new(state.clone()), None).await?;
                 Ok(Some(state))
             }
             StateOp::Delete => {
                 self.shared.store.delete(&self.key).await?;
                 self.loaded = Some(Loaded {
-                    state: SessionState::default(),
+                    state: Arc::default(),
                     version: 0,
                 });
                 Ok(None)
@@ -256,13 +260,13 @@ impl ActorState {
                 let mut variables = loaded.state.variables.clone();
                 variables.extend(std::mem::take(&mut state.variables));
                 state.variables = variables;
-                self.commit(&state, None).await?;
+                self.commit(Arc::new(state.clone()), None).await?;
                 Ok(Some(state))
             }
             StateOp::PatchVariables(variables) => {
-                let mut state = self.loaded().await?.state.clone();
+                let mut state = SessionState::clone(&self.loaded().await?.state);
                 state.variables.extend(variables);
-                self.commit(&state, None).await?;
+                self.commit(Arc::new(state.clone()), None).await?;
                 Ok(Some(state))
             }
         }

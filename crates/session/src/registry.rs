@@ -55,7 +55,7 @@ const SPAWN_SHARDS: usize = 64;
 
 struct Inner {
     shared: Arc<Shared>,
-    map: Mutex<LruCache<SessionKey, Handle>>,
+    map: Mutex<LruCache<Arc<SessionKey>, Handle>>,
     spawn_locks: Vec<tokio::sync::Mutex<()>>,
     hasher: RandomState,
     supervisor: ActorRef<()>,
@@ -185,7 +185,7 @@ impl Sessions {
 }
 
 impl Inner {
-    fn lock_map(&self) -> std::sync::MutexGuard<'_, LruCache<SessionKey, Handle>> {
+    fn lock_map(&self) -> std::sync::MutexGuard<'_, LruCache<Arc<SessionKey>, Handle>> {
         // A panic while holding this lock cannot leave the map inconsistent (every update is a
         // single call), so a poisoned lock is still usable.
         self.map.lock().unwrap_or_else(|e| e.into_inner())
@@ -246,6 +246,8 @@ impl Inner {
         }
         self.make_room()?;
         let queue = Arc::new(AtomicUsize::new(1));
+        // One copy of the key, shared by the actor and the registry.
+        let key = Arc::new(key.clone());
         let state = ActorState {
             key: key.clone(),
             shared: self.shared.clone(),
@@ -263,7 +265,7 @@ impl Inner {
         };
         let resident = {
             let mut map = self.lock_map();
-            map.put(key.clone(), handle.clone());
+            map.put(key, handle.clone());
             map.len()
         };
         let queued = self.shared.queued.fetch_add(1, Ordering::AcqRel) + 1;
@@ -281,7 +283,7 @@ impl Inner {
                 return Ok(());
             }
             let excess = map.len() + 1 - limit;
-            let idle: Vec<SessionKey> = map
+            let idle: Vec<Arc<SessionKey>> = map
                 .iter()
                 .rev()
                 .filter(|(_, h)| h.queue.load(Ordering::Acquire) == 0)
@@ -307,7 +309,7 @@ impl Inner {
         let Some(cutoff) = cutoff else { return };
         let (evicted, resident) = {
             let mut map = self.lock_map();
-            let stale: Vec<SessionKey> = map
+            let stale: Vec<Arc<SessionKey>> = map
                 .iter()
                 .rev()
                 .take_while(|(_, h)| h.last_used < cutoff)
@@ -346,12 +348,12 @@ impl Inner {
             .iter()
             .find(|(_, h)| h.actor.get_id() == id)
             .map(|(k, _)| k.clone());
-        if let Some(key) = key {
-            if let Some(handle) = map.pop(&key) {
-                // Requests still counted for it are lost with it: uncount them.
-                let pending = handle.queue.swap(0, Ordering::AcqRel);
-                self.shared.queued.fetch_sub(pending, Ordering::AcqRel);
-            }
+        if let Some(key) = key
+            && let Some(handle) = map.pop(&key)
+        {
+            // Requests still counted for it are lost with it: uncount them.
+            let pending = handle.queue.swap(0, Ordering::AcqRel);
+            self.shared.queued.fetch_sub(pending, Ordering::AcqRel);
         }
     }
 }

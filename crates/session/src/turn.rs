@@ -1,5 +1,7 @@
 //! What the edge sends to a session, and what comes back.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 use turnstile_engine::{Request, SessionState, Trace};
@@ -48,8 +50,8 @@ pub enum TurnEvent {
 /// The end of a committed turn.
 #[derive(Debug, Clone)]
 pub struct TurnResult {
-    /// The session state after the turn.
-    pub state: SessionState,
+    /// The session state after the turn (shared with the session: no copy per turn).
+    pub state: Arc<SessionState>,
     /// The stored version of that state.
     pub version: u64,
     /// The answer came from the idempotency record: the turn had already run.

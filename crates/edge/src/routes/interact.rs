@@ -3,8 +3,12 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use std::borrow::Cow;
+
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use turnstile_engine::{SessionState, Trace};
 use turnstile_session::TurnInput;
 
 use super::{collect_turn, idempotency_key, session_key, version_of};
@@ -25,7 +29,7 @@ pub async fn interact(
     Query(query): Query<InteractQuery>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<InteractBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let project = state.auth.project_of(&headers)?;
     let key = session_key(project, &user)?;
     let version = version_of(&headers);
@@ -44,10 +48,24 @@ pub async fn interact(
     };
     let (traces, result) = collect_turn(&state, key, input).await?;
     let traces = filter.apply_all(&traces);
+    // Serialized straight from the typed traces: no intermediate JSON values.
     let verbose = matches!(query.verbose.as_deref(), Some("true" | "1"));
-    Ok(Json(if verbose {
-        json!({ "state": result.state, "trace": traces, "request": request_json })
+    Ok(if verbose {
+        Json(Verbose {
+            state: &result.state,
+            trace: traces,
+            request: request_json,
+        })
+        .into_response()
     } else {
-        Value::Array(traces)
-    }))
+        Json(traces).into_response()
+    })
+}
+
+/// `?verbose=true`: the state after the turn, the traces, and the request as understood.
+#[derive(Serialize)]
+struct Verbose<'a> {
+    state: &'a SessionState,
+    trace: Vec<Cow<'a, Trace>>,
+    request: Value,
 }

@@ -3,7 +3,12 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
+use std::borrow::Cow;
+
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::{Value, json};
+use turnstile_engine::Trace;
 use turnstile_session::TurnInput;
 
 use super::{collect_turn, idempotency_key, session_key, version_of};
@@ -28,7 +33,7 @@ pub async fn interact(
     Path((project, user)): Path<(String, String)>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<InteractBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     public_project(&state, &project)?;
     let key = session_key(project, &user)?;
     let version = version_of(&headers);
@@ -44,7 +49,16 @@ pub async fn interact(
         stop_all: body.config.stop_all,
     };
     let (traces, _) = collect_turn(&state, key, input).await?;
-    Ok(Json(json!({ "trace": filter.apply_all(&traces) })))
+    Ok(Json(PublicAnswer {
+        trace: filter.apply_all(&traces),
+    })
+    .into_response())
+}
+
+/// The widget's answer: `{"trace": [...]}`.
+#[derive(Serialize)]
+struct PublicAnswer<'a> {
+    trace: Vec<Cow<'a, Trace>>,
 }
 
 /// `GET /public/{projectID}/publishing`: the widget's settings (none are configured: `{}`).

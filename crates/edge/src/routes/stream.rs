@@ -76,10 +76,10 @@ fn sse_events(
         loop {
             let event = match p.events.recv().await {
                 Some(TurnEvent::Trace(trace)) => match p.filter.apply(&trace) {
-                    Some(json) => Event::default()
+                    Some(shown) => Event::default()
                         .event("trace")
                         .id(p.next_id.to_string())
-                        .data(json.to_string()),
+                        .data(serde_json::to_string(&*shown).unwrap_or_default()),
                     None => continue,
                 },
                 Some(TurnEvent::Done(_)) => {

@@ -39,6 +39,10 @@ pub struct EmbeddedOptions {
     /// sequential caller then pays no extra latency. A positive wait only helps when writers
     /// are few and the fsync is fast, and it adds up to that much latency to every commit.
     pub max_wait: Duration,
+    /// The most memory redb's page cache may use. Default 16 MiB: the cache only speeds up
+    /// loading a session that is not resident and reading leaf pages the OS page cache holds
+    /// anyway, so it is kept small next to the sessions resident in the actors.
+    pub cache_bytes: usize,
 }
 
 impl Default for EmbeddedOptions {
@@ -46,6 +50,7 @@ impl Default for EmbeddedOptions {
         EmbeddedOptions {
             max_batch: 256,
             max_wait: Duration::ZERO,
+            cache_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -127,7 +132,10 @@ impl EmbeddedStore {
         })?;
         let path = dir.join(Self::FILE_NAME);
         let context = || format!("opening {}", path.display());
-        let db = Database::create(&path).map_err(|e| StoreError::backend(&context(), e))?;
+        let db = Database::builder()
+            .set_cache_size(options.cache_bytes)
+            .create(&path)
+            .map_err(|e| StoreError::backend(&context(), e))?;
         tables::create(&db).map_err(|e| StoreError::backend(&context(), e))?;
         let db = Arc::new(db);
         let counters = Arc::new(Counters::default());
