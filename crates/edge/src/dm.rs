@@ -173,7 +173,9 @@ mod tests {
             strip_tags(r#"<speak>Hi <break time="1s"/>there</speak>"#),
             "Hi there"
         );
-        assert_eq!(strip_tags("1 < 2 and <>"), "1 < 2 and <>");
+        // Like the regex: `<` up to the next `>` goes, even across text; `<>` is not a tag.
+        assert_eq!(strip_tags("1 < 2 and <>"), "1 ");
+        assert_eq!(strip_tags("a <> b"), "a <> b");
         assert_eq!(strip_tags("cut <voice"), "cut ");
     }
 
