@@ -30,6 +30,8 @@ pub struct TestEffects {
 
 impl TestEffects {
     pub fn new(seed: u64) -> Self {
+        // In a workspace build reqwest may come without a default crypto provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         TestEffects {
             rng: AtomicU64::new(seed),
             client: reqwest::Client::new(),
