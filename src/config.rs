@@ -129,3 +129,31 @@ pub fn check_open_mode(listen: SocketAddr, has_keys: bool) -> anyhow::Result<()>
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The example in docs/configuration.md is a valid config file.
+    #[test]
+    fn the_documented_example_parses() {
+        let doc = include_str!("../docs/configuration.md");
+        let start = doc.find("```toml\n").expect("a toml block") + "```toml\n".len();
+        let end = start + doc[start..].find("```").expect("closed block");
+        let config: FileConfig = toml::from_str(&doc[start..end]).expect("valid config");
+        assert_eq!(config.projects.len(), 2);
+        assert_eq!(config.projects[0].api_keys.len(), 1);
+        assert!(config.projects[0].public);
+        let limits = Limits::from(&config.limits);
+        assert_eq!(limits.max_queue, 64);
+        assert_eq!(config.store_options.cache_mib, Some(16));
+    }
+
+    #[test]
+    fn open_mode_is_for_loopback_only() {
+        assert!(check_open_mode("127.0.0.1:8080".parse().unwrap(), false).is_ok());
+        assert!(check_open_mode("[::1]:8080".parse().unwrap(), false).is_ok());
+        assert!(check_open_mode("0.0.0.0:8080".parse().unwrap(), false).is_err());
+        assert!(check_open_mode("0.0.0.0:8080".parse().unwrap(), true).is_ok());
+    }
+}

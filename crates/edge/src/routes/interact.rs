@@ -9,12 +9,11 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use turnstile_engine::{SessionState, Trace};
-use turnstile_session::TurnInput;
 
-use super::{collect_turn, idempotency_key, session_key, version_of};
+use super::{collect_turn, interact_turn, session_key};
 use crate::AppState;
 use crate::body::JsonBody;
-use crate::dm::{InteractBody, TraceFilter, parse_action};
+use crate::dm::InteractBody;
 use crate::error::ApiError;
 
 #[derive(Debug, Default, Deserialize)]
@@ -30,22 +29,9 @@ pub async fn interact(
     headers: HeaderMap,
     JsonBody(body): JsonBody<InteractBody>,
 ) -> Result<Response, ApiError> {
-    let project = state.auth.project_of(&headers)?;
-    let key = session_key(project, &user)?;
-    let version = version_of(&headers);
-    let agent = state.sessions.catalog().agent(&key.project, &version)?;
-    let action = body.action.as_ref().or(body.request.as_ref());
-    let request = parse_action(action, &agent)?;
-    let request_json = request.to_json();
-    let filter = TraceFilter::new(&body.config);
-    let input = TurnInput {
-        request,
-        version,
-        variables: body.state.map(|s| s.variables).unwrap_or_default(),
-        idempotency_key: idempotency_key(&headers, body.turn_id)?,
-        stop_types: body.config.stop_types,
-        stop_all: body.config.stop_all,
-    };
+    let key = session_key(state.auth.project_of(&headers)?, &user)?;
+    let (input, filter) = interact_turn(&state, &key, &headers, body)?;
+    let request_json = input.request.to_json();
     let (traces, result) = collect_turn(&state, key, input).await?;
     let traces = filter.apply_all(&traces);
     // Serialized straight from the typed traces: no intermediate JSON values.

@@ -15,7 +15,7 @@ use turnstile_engine::Trace;
 use turnstile_session::{SessionKey, TurnEvent, TurnInput, TurnResult};
 
 use crate::AppState;
-use crate::dm::check_user_id;
+use crate::dm::{InteractBody, TraceFilter, check_user_id, parse_action};
 use crate::error::ApiError;
 
 /// All routes of the edge.
@@ -105,6 +105,29 @@ fn idempotency_key(
         )),
         other => Ok(other),
     }
+}
+
+/// The turn an interact body asks for (the private and the public route share it): the parsed,
+/// agent-checked request and the trace filter its `config` selects.
+fn interact_turn(
+    state: &AppState,
+    key: &SessionKey,
+    headers: &HeaderMap,
+    body: InteractBody,
+) -> Result<(TurnInput, TraceFilter), ApiError> {
+    let version = version_of(headers);
+    let agent = state.sessions.catalog().agent(&key.project, &version)?;
+    let request = parse_action(body.action.as_ref().or(body.request.as_ref()), &agent)?;
+    let filter = TraceFilter::new(&body.config);
+    let input = TurnInput {
+        request,
+        version,
+        variables: body.state.map(|s| s.variables).unwrap_or_default(),
+        idempotency_key: idempotency_key(headers, body.turn_id)?,
+        stop_types: body.config.stop_types,
+        stop_all: body.config.stop_all,
+    };
+    Ok((input, filter))
 }
 
 /// Runs a turn to its end, collecting its traces.

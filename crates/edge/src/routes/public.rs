@@ -9,12 +9,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
 use turnstile_engine::Trace;
-use turnstile_session::TurnInput;
 
-use super::{collect_turn, idempotency_key, session_key, version_of};
+use super::{collect_turn, interact_turn, session_key};
 use crate::AppState;
 use crate::body::JsonBody;
-use crate::dm::{InteractBody, TraceFilter, parse_action};
+use crate::dm::InteractBody;
 use crate::error::ApiError;
 
 fn public_project(state: &AppState, project: &str) -> Result<(), ApiError> {
@@ -36,18 +35,7 @@ pub async fn interact(
 ) -> Result<Response, ApiError> {
     public_project(&state, &project)?;
     let key = session_key(project, &user)?;
-    let version = version_of(&headers);
-    let agent = state.sessions.catalog().agent(&key.project, &version)?;
-    let request = parse_action(body.action.as_ref().or(body.request.as_ref()), &agent)?;
-    let filter = TraceFilter::new(&body.config);
-    let input = TurnInput {
-        request,
-        version,
-        variables: body.state.map(|s| s.variables).unwrap_or_default(),
-        idempotency_key: idempotency_key(&headers, body.turn_id)?,
-        stop_types: body.config.stop_types,
-        stop_all: body.config.stop_all,
-    };
+    let (input, filter) = interact_turn(&state, &key, &headers, body)?;
     let (traces, _) = collect_turn(&state, key, input).await?;
     Ok(Json(PublicAnswer {
         trace: filter.apply_all(&traces),

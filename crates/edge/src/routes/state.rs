@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use turnstile_engine::SessionState;
-use turnstile_session::StateOp;
+use turnstile_session::{SessionKey, StateOp};
 
 use super::{session_key, version_of};
 use crate::AppState;
@@ -19,9 +19,9 @@ pub async fn get_state(
     Path(user): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let key = session_key(state.auth.project_of(&headers)?, &user)?;
+    let key = key_of(&state, &headers, &user)?;
     let found = state.sessions.state(key, StateOp::Get).await?;
-    Ok(Json(found.map_or_else(|| json!({}), |s| to_json(&s))))
+    Ok(state_json(found))
 }
 
 /// `PUT /state/user/{userID}`: replaces the state (`stack`, `storage`, `variables` required).
@@ -31,10 +31,10 @@ pub async fn put_state(
     headers: HeaderMap,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let key = session_key(state.auth.project_of(&headers)?, &user)?;
+    let key = key_of(&state, &headers, &user)?;
     let new_state = parse_state(body)?;
     let saved = state.sessions.state(key, StateOp::Put(new_state)).await?;
-    Ok(Json(saved.map_or_else(|| json!({}), |s| to_json(&s))))
+    Ok(state_json(saved))
 }
 
 /// `POST /state/user/{userID}`: a new session at the start of the agent.
@@ -43,13 +43,13 @@ pub async fn reset_state(
     Path(user): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let key = session_key(state.auth.project_of(&headers)?, &user)?;
+    let key = key_of(&state, &headers, &user)?;
     let version = version_of(&headers);
     let saved = state
         .sessions
         .state(key, StateOp::Reset { version })
         .await?;
-    Ok(Json(saved.map_or_else(|| json!({}), |s| to_json(&s))))
+    Ok(state_json(saved))
 }
 
 /// `DELETE /state/user/{userID}`: 200 with an empty body.
@@ -58,7 +58,7 @@ pub async fn delete_state(
     Path(user): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let key = session_key(state.auth.project_of(&headers)?, &user)?;
+    let key = key_of(&state, &headers, &user)?;
     state.sessions.state(key, StateOp::Delete).await?;
     Ok(StatusCode::OK.into_response())
 }
@@ -70,7 +70,7 @@ pub async fn patch_variables(
     headers: HeaderMap,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let key = session_key(state.auth.project_of(&headers)?, &user)?;
+    let key = key_of(&state, &headers, &user)?;
     let Value::Object(variables) = body else {
         return Err(ApiError::BadRequest(
             "the body must be an object of variables".into(),
@@ -80,7 +80,7 @@ pub async fn patch_variables(
         .sessions
         .state(key, StateOp::PatchVariables(variables))
         .await?;
-    Ok(Json(saved.map_or_else(|| json!({}), |s| to_json(&s))))
+    Ok(state_json(saved))
 }
 
 /// Checks a state body the way the DM API does: `stack` (frames with `diagramID`), `storage`
@@ -104,6 +104,16 @@ fn parse_state(body: Value) -> Result<SessionState, ApiError> {
     serde_json::from_value(body).map_err(|e| invalid(&e.to_string()))
 }
 
-fn to_json(state: &SessionState) -> Value {
-    serde_json::to_value(state).unwrap_or_else(|_| json!({}))
+/// The session these routes address: the key's project, the path's user.
+fn key_of(state: &AppState, headers: &HeaderMap, user: &str) -> Result<SessionKey, ApiError> {
+    session_key(state.auth.project_of(headers)?, user)
+}
+
+/// A state as the DM API returns it: `{}` when there is none.
+fn state_json(state: Option<SessionState>) -> Json<Value> {
+    Json(
+        state
+            .and_then(|s| serde_json::to_value(s).ok())
+            .unwrap_or_else(|| json!({})),
+    )
 }

@@ -3,31 +3,25 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use turnstile_store::{Commit, SessionKey, SessionStore, StoreError, TurnRecord};
 
-/// A fresh directory under the system temp dir, removed on drop.
-pub struct TempDir(PathBuf);
+/// A fresh directory under the system temp dir, removed on drop. The store creates it when it
+/// opens, so it starts absent.
+pub struct TempDir(tempfile::TempDir, PathBuf);
 
 impl TempDir {
     pub fn new(name: &str) -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("turnstile-store-{name}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        TempDir(dir)
+        let root = tempfile::Builder::new()
+            .prefix(&format!("turnstile-store-{name}-"))
+            .tempdir()
+            .expect("a temporary directory");
+        let dir = root.path().join("store");
+        TempDir(root, dir)
     }
 
     pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        &self.1
     }
 }
 
