@@ -2,14 +2,18 @@
 //!
 //! It asks for a name (the user id), launches, prints what the agent says, numbers the buttons,
 //! and sends a number as that button or anything else as text, until the conversation ends.
-//! It runs an agent file in-process, or talks to a running server over the DM API.
+//! It runs an agent file in-process, or talks to a running server over the DM API (HTTP) or
+//! the gRPC API (`--grpc`).
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
+use turnstile_edge::grpc::convert::{json_to_request, trace_to_json};
 use turnstile_engine::{Agent, Request, SessionState, TurnOptions, run_turn};
+use turnstile_proto::v1 as pb;
+use turnstile_proto::v1::dialog_client::DialogClient;
 use turnstile_session::SystemEffects;
 
 use crate::serve::load_agent;
@@ -18,14 +22,17 @@ use crate::serve::load_agent;
 pub enum Target {
     Agent(PathBuf),
     Server { url: String, key: Option<String> },
+    Grpc { url: String, key: Option<String> },
 }
 
 impl Target {
-    pub fn parse(spec: &str, key: Option<String>) -> Target {
+    pub fn parse(spec: &str, key: Option<String>, grpc: bool) -> Target {
         if spec.starts_with("http://") || spec.starts_with("https://") {
-            Target::Server {
-                url: spec.trim_end_matches('/').to_owned(),
-                key,
+            let url = spec.trim_end_matches('/').to_owned();
+            if grpc {
+                Target::Grpc { url, key }
+            } else {
+                Target::Server { url, key }
             }
         } else {
             Target::Agent(PathBuf::from(spec))
@@ -44,6 +51,11 @@ enum Backend {
     Remote {
         client: reqwest::Client,
         url: String,
+        key: Option<String>,
+        user: String,
+    },
+    Grpc {
+        client: DialogClient<tonic::transport::Channel>,
         key: Option<String>,
         user: String,
     },
@@ -88,6 +100,19 @@ impl Backend {
                 }
                 Ok(serde_json::from_str(&body).context("the server's answer is not JSON")?)
             }
+            Backend::Grpc { client, key, user } => {
+                let mut call = tonic::Request::new(pb::InteractRequest {
+                    user_id: user.clone(),
+                    request: Some(json_to_request(&request)),
+                    ..Default::default()
+                });
+                if let Some(key) = key {
+                    call.metadata_mut()
+                        .insert("authorization", key.parse().context("invalid API key")?);
+                }
+                let answer = client.interact(call).await?.into_inner();
+                Ok(answer.traces.iter().map(trace_to_json).collect())
+            }
         }
     }
 }
@@ -121,6 +146,13 @@ pub async fn chat(target: Target) -> anyhow::Result<()> {
         Target::Server { url, key } => Backend::Remote {
             client: reqwest::Client::new(),
             url,
+            key,
+            user,
+        },
+        Target::Grpc { url, key } => Backend::Grpc {
+            client: DialogClient::connect(url.clone())
+                .await
+                .with_context(|| format!("cannot connect to {url}"))?,
             key,
             user,
         },

@@ -14,6 +14,8 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub listen: Option<SocketAddr>,
+    /// gRPC on its own listener (default: on `listen`).
+    pub grpc_listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
     pub store: Option<String>,
     /// Development mode: one agent, project `default`, no keys.

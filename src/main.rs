@@ -40,6 +40,9 @@ enum Command {
         /// The API key, when talking to a server that needs one.
         #[arg(long, env = "TURNSTILE_API_KEY")]
         key: Option<String>,
+        /// Talk to the server over gRPC instead of HTTP.
+        #[arg(long)]
+        grpc: bool,
     },
     /// Check an agent file; prints a located error and exits 1 when it does not load.
     Validate {
@@ -67,9 +70,12 @@ struct ServeArgs {
     /// The config file (default: ./turnstile.toml when it exists).
     #[arg(long, env = "TURNSTILE_CONFIG")]
     config: Option<PathBuf>,
-    /// Address to listen on [default: 127.0.0.1:8080].
+    /// Address to listen on [default: 127.0.0.1:8080]; serves HTTP and gRPC.
     #[arg(long, env = "TURNSTILE_LISTEN")]
     listen: Option<SocketAddr>,
+    /// Serve gRPC on this address instead of on the HTTP listener.
+    #[arg(long, env = "TURNSTILE_GRPC_LISTEN")]
+    grpc_listen: Option<SocketAddr>,
     /// Where the embedded store keeps its file [default: ./data].
     #[arg(long, env = "TURNSTILE_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -107,8 +113,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(serve::serve(settings))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Chat { target, key } => {
-            runtime()?.block_on(chat::chat(chat::Target::parse(&target, key)))?;
+        Command::Chat { target, key, grpc } => {
+            runtime()?.block_on(chat::chat(chat::Target::parse(&target, key, grpc)))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { agent } => match serve::load_agent(&agent) {
@@ -178,6 +184,7 @@ fn serve_settings(args: ServeArgs) -> anyhow::Result<serve::ServeSettings> {
             .or_else(|| file.store.clone())
             .unwrap_or_else(|| "embedded".into()),
         agent: args.agent.or_else(|| file.agent.clone()),
+        grpc_listen: args.grpc_listen.or(file.grpc_listen),
         batch_wait_us: args
             .store_batch_wait_us
             .or(file.store_options.batch_wait_us),

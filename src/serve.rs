@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use turnstile_edge::{AppState, Auth, EdgeLimits, install_metrics, router};
+use turnstile_edge::{
+    AppState, Auth, EdgeLimits, grpc_router, http_router, install_metrics, router,
+};
 use turnstile_engine::{Agent, load_agent_str};
 use turnstile_session::{AgentCatalog, Project, SessionConfig, Sessions};
 use turnstile_store::{EmbeddedOptions, EmbeddedStore, SessionStore, StoreSpec, open_store};
@@ -20,6 +22,7 @@ pub struct ServeSettings {
     pub data_dir: PathBuf,
     pub store: String,
     pub agent: Option<PathBuf>,
+    pub grpc_listen: Option<SocketAddr>,
     pub batch_wait_us: Option<u64>,
     pub file: FileConfig,
 }
@@ -78,6 +81,9 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     let limits = Limits::from(&settings.file.limits);
     let (projects, auth) = projects(&settings)?;
     check_open_mode(settings.listen, !auth.is_open())?;
+    if let Some(grpc) = settings.grpc_listen {
+        check_open_mode(grpc, !auth.is_open())?;
+    }
     let spec = StoreSpec::parse(&settings.store, &settings.data_dir)?;
     let store: Arc<dyn SessionStore> = match &spec {
         StoreSpec::Embedded { dir } => {
@@ -120,22 +126,59 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let address = listener.local_addr()?;
+    let grpc_listener = match settings.grpc_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for gRPC"))?,
+        ),
+        None => None,
+    };
     let mut project_ids: Vec<&str> = catalog.project_ids().collect();
     project_ids.sort();
+    let grpc_note = match &grpc_listener {
+        Some(l) => format!("; gRPC on http://{}", l.local_addr()?),
+        None => "; gRPC on the same address".to_owned(),
+    };
     // Tests and scripts read this line to find the port.
     println!(
-        "turnstile listening on http://{address} (projects: {}; store: {})",
+        "turnstile listening on http://{address} (projects: {}; store: {}{grpc_note})",
         project_ids.join(", "),
         describe(&spec)
     );
     tracing::info!(%address, "listening");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            ready.store(false, Ordering::Release);
-            tracing::info!("shutting down: finishing running turns");
-        })
-        .await?;
+    let (stop, _) = tokio::sync::watch::channel(false);
+    let stopped = |stop: &tokio::sync::watch::Sender<bool>| {
+        let mut rx = stop.subscribe();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let http_app = if grpc_listener.is_some() {
+        http_router(state.clone())
+    } else {
+        router(state.clone())
+    };
+    let http = axum::serve(listener, http_app).with_graceful_shutdown(stopped(&stop));
+    let grpc = grpc_listener
+        .map(|l| axum::serve(l, grpc_router(state.clone())).with_graceful_shutdown(stopped(&stop)));
+    let signal = async {
+        shutdown_signal().await;
+        ready.store(false, Ordering::Release);
+        tracing::info!("shutting down: finishing running turns");
+        let _ = stop.send(true);
+    };
+    let servers = async {
+        match grpc {
+            Some(grpc) => {
+                let (a, b) = tokio::join!(http.into_future(), grpc.into_future());
+                a.and(b)
+            }
+            None => http.await,
+        }
+    };
+    let (served, ()) = tokio::join!(servers, signal);
+    served?;
     sessions.shutdown(limits.shutdown_grace).await?;
     tracing::info!("store flushed; bye");
     Ok(())

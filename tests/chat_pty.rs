@@ -9,8 +9,12 @@ use rexpect::session::spawn_command;
 const TIMEOUT_MS: u64 = 20_000;
 
 fn chat(target: &str) -> rexpect::session::PtySession {
+    chat_with(&[target])
+}
+
+fn chat_with(args: &[&str]) -> rexpect::session::PtySession {
     let mut command = Command::new(env!("CARGO_BIN_EXE_turnstile"));
-    command.args(["chat", target]).env("TURNSTILE_LOG", "error");
+    command.arg("chat").args(args).env("TURNSTILE_LOG", "error");
     spawn_command(command, Some(TIMEOUT_MS)).expect("chat starts in a pty")
 }
 
@@ -53,4 +57,11 @@ fn chat_completes_an_order_against_a_server() {
     let data = support::TempDir::new("chat");
     let server = support::Server::pizza(data.path());
     complete_an_order(chat(&server.url("")));
+}
+
+#[test]
+fn chat_completes_an_order_over_grpc() {
+    let data = support::TempDir::new("chat-grpc");
+    let server = support::Server::pizza(data.path());
+    complete_an_order(chat_with(&["--grpc", &server.url("")]));
 }

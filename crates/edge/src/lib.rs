@@ -7,7 +7,9 @@
 //! * `POST /v2/project/{projectID}/user/{userID}/interact/stream` — Server-Sent Events, one
 //!   `trace` event per trace as the engine emits it, then `end`;
 //! * `/public/{projectID}/…` — the keyless widget routes (CORS), and `/feedback/…`;
-//! * `/healthz`, `/readyz`, `/metrics` (Prometheus).
+//! * `/healthz`, `/readyz`, `/metrics` (Prometheus);
+//! * the gRPC API of `proto/turnstile/v1/dialog.proto` ([`grpc_router`]), with gRPC health and
+//!   server reflection.
 //!
 //! Errors are JSON in the DM API's shape (see [`ApiError`]). The edge contains no dialog logic:
 //! it authenticates, validates and hands turns to [`Sessions`].
@@ -16,6 +18,7 @@ mod auth;
 mod body;
 mod dm;
 mod error;
+pub mod grpc;
 mod metrics;
 mod routes;
 
@@ -25,8 +28,9 @@ use std::sync::atomic::AtomicBool;
 pub use auth::Auth;
 pub use dm::{DmConfig, TraceFilter};
 pub use error::ApiError;
+pub use grpc::grpc_router;
 pub use metrics::install_metrics;
-pub use routes::router;
+pub use routes::{http_router, router};
 use turnstile_session::Sessions;
 
 /// Request limits of the edge.

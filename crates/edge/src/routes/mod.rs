@@ -6,6 +6,8 @@ mod public;
 mod state;
 mod stream;
 
+pub(crate) use state::parse_state;
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, Method};
@@ -18,8 +20,17 @@ use crate::AppState;
 use crate::dm::{InteractBody, TraceFilter, check_user_id, parse_action};
 use crate::error::ApiError;
 
-/// All routes of the edge.
+/// Every route of the edge: the HTTP API and the gRPC services, on one listener.
 pub fn router(state: AppState) -> Router {
+    routes(state, true)
+}
+
+/// The HTTP API only (when gRPC has a listener of its own).
+pub fn http_router(state: AppState) -> Router {
+    routes(state, false)
+}
+
+fn routes(state: AppState, with_grpc: bool) -> Router {
     // Like the DM API: CORS reflects the caller's origin, with credentials (the web widget).
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::mirror_request())
@@ -34,7 +45,7 @@ pub fn router(state: AppState) -> Router {
         .allow_credentials(true);
     // Bodies are read by `JsonBody` under the configured limit; axum's own limit is lifted so
     // that the 413 answer is ours (JSON).
-    Router::new()
+    let app = Router::new()
         .route("/state/user/{user_id}/interact", post(interact::interact))
         .route(
             "/state/user/{user_id}",
@@ -67,14 +78,19 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .fallback(ops::not_found)
+        .with_state(state.clone());
+    let app = if with_grpc {
+        app.merge(crate::grpc_router(state))
+    } else {
+        app
+    };
+    app.fallback(ops::not_found)
         .layer(DefaultBodyLimit::disable())
         .layer(cors)
-        .with_state(state)
 }
 
 /// The session of `user` in `project`, after validating the user id.
-fn session_key(project: String, user: &str) -> Result<SessionKey, ApiError> {
+pub(crate) fn session_key(project: String, user: &str) -> Result<SessionKey, ApiError> {
     check_user_id(user)?;
     Ok(SessionKey::new(project, user))
 }
@@ -131,7 +147,7 @@ fn interact_turn(
 }
 
 /// Runs a turn to its end, collecting its traces.
-async fn collect_turn(
+pub(crate) async fn collect_turn(
     state: &AppState,
     key: SessionKey,
     input: TurnInput,

@@ -85,7 +85,7 @@ pub async fn patch_variables(
 
 /// Checks a state body the way the DM API does: `stack` (frames with `diagramID`), `storage`
 /// and `variables` are required objects.
-fn parse_state(body: Value) -> Result<SessionState, ApiError> {
+pub(crate) fn parse_state(body: Value) -> Result<SessionState, ApiError> {
     let invalid = |why: &str| ApiError::BadRequest(format!("invalid state: {why}"));
     let object: &Map<String, Value> = body.as_object().ok_or_else(|| invalid("not an object"))?;
     for field in ["stack", "storage", "variables"] {
