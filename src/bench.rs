@@ -4,8 +4,9 @@
 //! with the embedded store, and a bare axum server whose handler returns a fixed JSON array of
 //! the same size. The same load generator then measures, in one run:
 //! 1. throughput (closed loop, N connections) of both, alternating rounds, medians and ratio;
-//! 2. latency (open loop) at half of turnstile's throughput: p50, p99;
-//! 3. resident memory per session, from the server's RSS before and after N sessions.
+//! 2. `Converse` throughput over one gRPC stream and over several;
+//! 3. latency (open loop) at half of turnstile's throughput: p50, p99;
+//! 4. resident memory per session, from the server's RSS before and after N sessions.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
+use turnstile_edge::grpc::convert::json_to_request;
 
 /// `turnstile bench` options.
 #[derive(Debug, Clone, clap::Args)]
@@ -169,6 +171,14 @@ async fn run_in(args: &BenchArgs, work: &Path) -> anyhow::Result<()> {
         t / b
     );
 
+    for (streams, users) in [(1, 64), (4, 16)] {
+        let converse_rate = converse(server.addr, streams, users, duration).await?;
+        println!(
+            "gRPC Converse, {streams} stream(s) x {users} users: {converse_rate:.0} turns/s (HTTP, {} connections: {t:.0} turns/s)",
+            args.connections
+        );
+    }
+
     let rate = (t / 2.0).max(1.0);
     let (mut scheduled, mut service) = open_loop(&client, server.addr, rate, duration).await?;
     println!(
@@ -285,6 +295,72 @@ async fn open_loop(
         }
     }
     Ok((scheduled, service))
+}
+
+/// Turns/s over `streams` concurrent `Converse` streams, each carrying `users` conversations
+/// that send their next turn as soon as the previous one is committed.
+async fn converse(
+    addr: SocketAddr,
+    streams: usize,
+    users: usize,
+    duration: Duration,
+) -> anyhow::Result<f64> {
+    use turnstile_proto::v1::converse_response::Event;
+    use turnstile_proto::v1::dialog_client::DialogClient;
+    use turnstile_proto::v1::{ConverseRequest, InteractRequest};
+
+    let done = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + duration;
+    let tasks: Vec<_> = (0..streams)
+        .map(|s| {
+            let done = done.clone();
+            tokio::spawn(async move {
+                let turns = conversation();
+                let request = |user: usize, step: usize| ConverseRequest {
+                    correlation_id: user.to_string(),
+                    turn: Some(InteractRequest {
+                        user_id: format!("grpc-{s}-{user}"),
+                        request: Some(json_to_request(&turns[step % 4]["action"])),
+                        ..Default::default()
+                    }),
+                };
+                let mut client = DialogClient::connect(format!("http://{addr}")).await?;
+                let (tx, rx) = tokio::sync::mpsc::channel(users * 2);
+                for user in 0..users {
+                    tx.send(request(user, 0)).await?;
+                }
+                let mut answers = client
+                    .converse(tokio_stream::wrappers::ReceiverStream::new(rx))
+                    .await?
+                    .into_inner();
+                let mut steps = vec![0usize; users];
+                let mut in_flight = users;
+                while in_flight > 0 {
+                    let answer = answers.message().await?.context("the stream ended early")?;
+                    match answer.event {
+                        Some(Event::Committed(_)) => {
+                            done.fetch_add(1, Ordering::Relaxed);
+                            let user: usize = answer.correlation_id.parse()?;
+                            steps[user] += 1;
+                            if Instant::now() < deadline {
+                                tx.send(request(user, steps[user])).await?;
+                            } else {
+                                in_flight -= 1;
+                            }
+                        }
+                        Some(Event::Error(e)) => bail!("turn failed: {e:?}"),
+                        _ => {}
+                    }
+                }
+                anyhow::Ok(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await??;
+    }
+    Ok(done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
 }
 
 /// Resident memory per session: RSS of a fresh server before and after `sessions` launches.
