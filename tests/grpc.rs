@@ -305,18 +305,6 @@ async fn converse_interleaves_100_users_on_one_stream() {
     );
 }
 
-const TWO_PROJECTS: &str = r#"
-[[projects]]
-id = "alpha"
-agent = "AGENT"
-api_keys = ["VF.DM.alpha.secret"]
-
-[[projects]]
-id = "beta"
-agent = "AGENT"
-api_keys = ["VF.DM.beta.secret"]
-"#;
-
 fn with_key<T>(message: T, key: &str) -> GrpcRequest<T> {
     let mut request = GrpcRequest::new(message);
     request
@@ -328,17 +316,7 @@ fn with_key<T>(message: T, key: &str) -> GrpcRequest<T> {
 #[tokio::test]
 async fn state_round_trips_and_keys_stay_in_their_project() {
     let data = TempDir::new("grpc-state");
-    let config = TWO_PROJECTS.replace(
-        "AGENT",
-        repo("examples/agents/pizza.yaml").to_str().unwrap(),
-    );
-    let config = write(data.path(), "turnstile.toml", &config);
-    let server = Server::start(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--data-dir",
-        data.path().join("db").to_str().unwrap(),
-    ]);
+    let server = two_projects(data.path());
     let (alpha, beta) = ("Bearer VF.DM.alpha.secret", "VF.DM.beta.secret");
     let mut dialog = dialog(&server).await;
     let mut state = StateClient::connect(server.url("")).await.unwrap();
@@ -432,28 +410,7 @@ async fn state_round_trips_and_keys_stay_in_their_project() {
 }
 
 fn struct_of(value: &serde_json::Value) -> prost_types::Struct {
-    fn convert(v: &serde_json::Value) -> prost_types::Value {
-        use prost_types::value::Kind as K;
-        let kind = match v {
-            serde_json::Value::Null => K::NullValue(0),
-            serde_json::Value::Bool(b) => K::BoolValue(*b),
-            serde_json::Value::Number(n) => K::NumberValue(n.as_f64().unwrap()),
-            serde_json::Value::String(s) => K::StringValue(s.clone()),
-            serde_json::Value::Array(a) => K::ListValue(prost_types::ListValue {
-                values: a.iter().map(convert).collect(),
-            }),
-            serde_json::Value::Object(_) => K::StructValue(struct_of(v)),
-        };
-        prost_types::Value { kind: Some(kind) }
-    }
-    prost_types::Struct {
-        fields: value
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), convert(v)))
-            .collect(),
-    }
+    turnstile_edge::grpc::convert::json_to_struct(value.as_object().unwrap())
 }
 
 #[tokio::test]

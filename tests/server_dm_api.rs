@@ -285,33 +285,10 @@ async fn bad_input_gets_a_clear_json_error_and_the_session_is_intact() {
     assert_eq!(said(&traces)[0], "We are open every day from 11am to 11pm.");
 }
 
-const TWO_PROJECTS: &str = r#"
-[[projects]]
-id = "alpha"
-agent = "AGENT"
-api_keys = ["VF.DM.alpha.secret"]
-
-[[projects]]
-id = "beta"
-agent = "AGENT"
-api_keys = ["VF.DM.beta.secret"]
-public = true
-"#;
-
 #[tokio::test]
 async fn a_key_opens_only_its_own_project() {
     let data = TempDir::new("isolation");
-    let config = TWO_PROJECTS.replace(
-        "AGENT",
-        repo("examples/agents/pizza.yaml").to_str().unwrap(),
-    );
-    let config = write(data.path(), "turnstile.toml", &config);
-    let server = Server::start(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--data-dir",
-        data.path().join("db").to_str().unwrap(),
-    ]);
+    let server = two_projects(data.path());
     let alpha = [("authorization", "VF.DM.alpha.secret")];
     let beta = [("authorization", "Bearer VF.DM.beta.secret")];
     let launch = r#"{"action": {"type": "launch"}}"#;

@@ -212,3 +212,20 @@ pub fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
     std::fs::write(&path, contents).unwrap();
     path
 }
+
+/// A server with two keyed projects, `alpha` (key `VF.DM.alpha.secret`) and `beta`
+/// (`VF.DM.beta.secret`, public), both running the pizza agent.
+pub fn two_projects(data: &Path) -> Server {
+    let agent = repo("examples/agents/pizza.yaml");
+    let config = format!(
+        "[[projects]]\nid = \"alpha\"\nagent = {agent:?}\napi_keys = [\"VF.DM.alpha.secret\"]\n\n\
+         [[projects]]\nid = \"beta\"\nagent = {agent:?}\napi_keys = [\"VF.DM.beta.secret\"]\npublic = true\n"
+    );
+    let config = write(data, "turnstile.toml", &config);
+    Server::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data.join("db").to_str().unwrap(),
+    ])
+}
