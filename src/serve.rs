@@ -102,7 +102,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
             };
             Arc::new(EmbeddedStore::open(dir, options)?)
         }
-        other => open_store(other)?,
+        other => open_store(other).await?,
     };
     let catalog = Arc::new(AgentCatalog::new(projects));
     let config = SessionConfig {
@@ -200,6 +200,15 @@ fn describe(spec: &StoreSpec) -> String {
     match spec {
         StoreSpec::Memory => "memory".into(),
         StoreSpec::Embedded { dir } => format!("embedded in {}", dir.display()),
+        // The URL may hold a password: show where, not how.
+        StoreSpec::Postgres { url } => {
+            let host = url.rsplit('@').next().unwrap_or(url);
+            format!(
+                "postgres at {}",
+                host.trim_start_matches("postgres://")
+                    .trim_start_matches("postgresql://")
+            )
+        }
     }
 }
 

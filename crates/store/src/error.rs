@@ -34,7 +34,7 @@ pub enum StoreError {
         source: std::io::Error,
     },
     /// The store kind given in the configuration is not one this build knows.
-    #[error("unknown store kind `{0}`: expected `memory` or `embedded`")]
+    #[error("unknown store kind `{0}`: expected `memory` or `embedded`, or a `postgres://` URL")]
     UnknownKind(String),
     /// The store was shut down by [`SessionStore::flush`](crate::SessionStore::flush) (or
     /// dropped): writes are refused.

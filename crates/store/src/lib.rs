@@ -10,7 +10,8 @@
 //! Backends:
 //! - [`MemoryStore`]: a map behind a mutex, for tests and `--store memory`;
 //! - [`EmbeddedStore`]: a [redb](https://docs.rs/redb) file with a group-commit writer thread
-//!   (one fsync for many sessions' commits), for single-node deployments.
+//!   (one fsync for many sessions' commits), for single-node deployments;
+//! - [`PostgresStore`]: PostgreSQL, shared by the nodes of a cluster (group-committing writer).
 //!
 //! [`open_store`] builds either from a [`StoreSpec`].
 //!
@@ -38,6 +39,7 @@ mod error;
 mod key;
 mod memory;
 mod model;
+mod postgres;
 mod spec;
 
 pub use embedded::{EmbeddedOptions, EmbeddedStore, StoreStats};
@@ -45,6 +47,7 @@ pub use error::StoreError;
 pub use key::SessionKey;
 pub use memory::MemoryStore;
 pub use model::{Commit, StoredSession, TurnRecord};
+pub use postgres::PostgresStore;
 pub use spec::{StoreSpec, open_store};
 
 /// How many turn records a store keeps per session: committing the 65th record of a session

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use crate::{EmbeddedOptions, EmbeddedStore, MemoryStore, SessionStore, StoreError};
+use crate::{EmbeddedOptions, EmbeddedStore, MemoryStore, PostgresStore, SessionStore, StoreError};
 
 /// Which backend to open, as configured (`--store memory|embedded`).
 ///
@@ -34,16 +34,27 @@ pub enum StoreSpec {
         /// The directory holding the database file; created if missing.
         dir: PathBuf,
     },
+    /// [`PostgresStore`] at this URL (`postgres://user:password@host:port/database`).
+    Postgres {
+        /// The connection URL.
+        url: String,
+    },
 }
 
 impl StoreSpec {
     /// The data directory `FromStr` uses for `embedded`.
     pub const DEFAULT_DATA_DIR: &'static str = "data";
 
-    /// Parses a store kind (`memory` or `embedded`, case-insensitive, surrounding spaces
-    /// ignored); `embedded` stores its file in `data_dir`.
+    /// Parses a store kind (`memory`, `embedded`, case-insensitive, surrounding spaces ignored,
+    /// or a `postgres://…` URL); `embedded` stores its file in `data_dir`.
     pub fn parse(kind: &str, data_dir: &Path) -> Result<Self, StoreError> {
-        match kind.trim().to_ascii_lowercase().as_str() {
+        let trimmed = kind.trim();
+        if trimmed.starts_with("postgres://") || trimmed.starts_with("postgresql://") {
+            return Ok(StoreSpec::Postgres {
+                url: trimmed.to_owned(),
+            });
+        }
+        match trimmed.to_ascii_lowercase().as_str() {
             "memory" => Ok(StoreSpec::Memory),
             "embedded" => Ok(StoreSpec::Embedded {
                 dir: data_dir.to_path_buf(),
@@ -62,12 +73,13 @@ impl FromStr for StoreSpec {
 }
 
 /// Opens the store `spec` describes, ready to share between tasks.
-pub fn open_store(spec: &StoreSpec) -> Result<Arc<dyn SessionStore>, StoreError> {
+pub async fn open_store(spec: &StoreSpec) -> Result<Arc<dyn SessionStore>, StoreError> {
     Ok(match spec {
         StoreSpec::Memory => Arc::new(MemoryStore::new()),
         StoreSpec::Embedded { dir } => {
             Arc::new(EmbeddedStore::open(dir, EmbeddedOptions::default())?)
         }
+        StoreSpec::Postgres { url } => Arc::new(PostgresStore::connect(url).await?),
     })
 }
 
@@ -96,7 +108,13 @@ mod tests {
 
     #[test]
     fn unknown_kind_names_accepted_ones() {
-        for kind in ["", "redis", "postgres://localhost/db"] {
+        assert_eq!(
+            StoreSpec::parse("postgres://u@localhost/db", Path::new(".")).unwrap(),
+            StoreSpec::Postgres {
+                url: "postgres://u@localhost/db".into()
+            }
+        );
+        for kind in ["", "redis", "mysql://localhost/db"] {
             let err = StoreSpec::parse(kind, Path::new(".")).unwrap_err();
             assert!(matches!(err, StoreError::UnknownKind(_)));
             let message = err.to_string();

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use common::{TempDir, assert_conflict, commit, commit_with_record, load};
 use turnstile_store::{
-    EmbeddedOptions, EmbeddedStore, MAX_TURN_RECORDS_PER_SESSION, MemoryStore, SessionKey,
-    SessionStore, StoreError,
+    EmbeddedOptions, EmbeddedStore, MAX_TURN_RECORDS_PER_SESSION, MemoryStore, PostgresStore,
+    SessionKey, SessionStore, StoreError,
 };
 
 mod suite {
@@ -273,6 +273,13 @@ fn memory() -> (Arc<dyn SessionStore>, Option<TempDir>) {
     (Arc::new(MemoryStore::new()), None)
 }
 
+/// A private PostgreSQL server per test: real, and isolated.
+async fn postgres() -> (Arc<dyn SessionStore>, common::postgres::PgServer) {
+    let server = common::postgres::PgServer::start();
+    let store = PostgresStore::connect(&server.url).await.expect("connect");
+    (Arc::new(store), server)
+}
+
 fn embedded() -> (Arc<dyn SessionStore>, Option<TempDir>) {
     let dir = TempDir::new("conformance");
     let store = EmbeddedStore::open(dir.path(), EmbeddedOptions::default()).expect("open");
@@ -300,6 +307,17 @@ macro_rules! all_backends {
     ($($name:ident),* $(,)?) => {
         conformance!(memory: $($name),*);
         conformance!(embedded: $($name),*);
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (store, server) = super::postgres().await;
+                    super::suite::$name(&*store).await;
+                    drop(store);
+                    drop(server);
+                }
+            )*
+        }
     };
 }
 

@@ -67,13 +67,13 @@ async fn a_second_open_of_the_same_file_fails_clearly() {
 async fn open_store_builds_both_backends() {
     let dir = TempDir::new("spec");
     let spec = StoreSpec::parse("embedded", &dir.path().join("nested")).unwrap();
-    let store = open_store(&spec).unwrap();
+    let store = open_store(&spec).await.unwrap();
     store
         .commit(&SessionKey::new("p", "u"), commit("s", 0))
         .await
         .unwrap();
     assert!(dir.path().join("nested").join("sessions.redb").exists());
-    let memory = open_store(&StoreSpec::Memory).unwrap();
+    let memory = open_store(&StoreSpec::Memory).await.unwrap();
     assert_eq!(memory.count().await.unwrap(), 0);
 }
 

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod postgres;
+
 use std::path::{Path, PathBuf};
 
 use turnstile_store::{Commit, SessionKey, SessionStore, StoreError, TurnRecord};
