@@ -207,18 +207,7 @@ flows:
         else: append
       - id: slow
         webhook: {{}}
-      - id: append
-        condition:
-          - if: log == ()
-            goto: first
-      - set: {{ log: 'log + "," + item' }}
-        goto: tell
-      - id: first
-        set: {{ log: item }}
-      - id: tell
-        say: "{{log}}"
-        goto: wait
-"#
+{LOG_STEPS}"#
     );
     write(dir, "converse.yaml", &yaml)
 }

@@ -20,22 +20,7 @@ fn log_agent(dir: &std::path::Path, webhook: Option<std::net::SocketAddr>) -> st
         None => (String::new(), ""),
     };
     let yaml = format!(
-        r#"{settings}flows:
-  main:
-    steps:
-      - id: wait
-        capture: item
-{step}      - condition:
-          - if: log == ()
-            goto: first
-      - set: {{ log: 'log + "," + item' }}
-        goto: tell
-      - id: first
-        set: {{ log: item }}
-      - id: tell
-        say: "{{log}}"
-        goto: wait
-"#
+        "{settings}flows:\n  main:\n    steps:\n      - id: wait\n        capture: item\n{step}{LOG_STEPS}"
     );
     write(dir, "log.yaml", &yaml)
 }

@@ -229,3 +229,18 @@ pub fn two_projects(data: &Path) -> Server {
         data.join("db").to_str().unwrap(),
     ])
 }
+
+/// Agent steps that append the reply captured in `item` to `log` and say the log, then wait
+/// again at `wait` (a serial history: each turn sees what the previous one left).
+pub const LOG_STEPS: &str = r#"      - id: append
+        condition:
+          - if: log == ()
+            goto: first
+      - set: { log: 'log + "," + item' }
+        goto: tell
+      - id: first
+        set: { log: item }
+      - id: tell
+        say: "{log}"
+        goto: wait
+"#;
