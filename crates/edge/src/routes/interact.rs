@@ -31,16 +31,17 @@ pub async fn interact(
 ) -> Result<Response, ApiError> {
     let key = session_key(state.auth.project_of(&headers)?, &user)?;
     let (input, filter) = interact_turn(&state, &key, &headers, body)?;
-    let request_json = input.request.to_json();
+    let verbose = matches!(query.verbose.as_deref(), Some("true" | "1"));
+    // Only the verbose answer shows the request; don't build it for every turn.
+    let request_json = verbose.then(|| input.request.to_json());
     let (traces, result) = collect_turn(&state, key, input).await?;
     let traces = filter.apply_all(&traces);
     // Serialized straight from the typed traces: no intermediate JSON values.
-    let verbose = matches!(query.verbose.as_deref(), Some("true" | "1"));
-    Ok(if verbose {
+    Ok(if let Some(request) = request_json {
         Json(Verbose {
             state: &result.state,
             trace: traces,
-            request: request_json,
+            request,
         })
         .into_response()
     } else {

@@ -7,7 +7,8 @@ use super::scope::variable_value;
 use super::{Incoming, Step, Turn};
 use crate::effects::Effects;
 use crate::program::{
-    CaptureTarget, Command, CommandAction, NoMatch, NoReply, NodeKind, NodeRef, Template, Trigger,
+    CaptureTarget, ChoiceOption, Command, CommandAction, NoMatch, NoReply, NodeKind, NodeRef,
+    Template, Trigger,
 };
 use crate::trace::TraceSink;
 
@@ -28,7 +29,7 @@ impl<E: Effects, S: TraceSink> Turn<'_, E, S> {
                 if let Some((i, option)) = options
                     .iter()
                     .enumerate()
-                    .find(|(_, o)| matches_request(&request, |t| o.matches(t)))
+                    .find(|(_, o)| option_fires(o, &request))
                 {
                     self.emit_path(format!("choice:{}", i + 1));
                     self.apply_mappings(&option.mappings, &request);
@@ -161,14 +162,14 @@ impl<E: Effects, S: TraceSink> Turn<'_, E, S> {
                     .flow(frame.flow)
                     .commands
                     .iter()
-                    .find(|c| matches_request(request, |t| *t == c.trigger))
+                    .find(|c| fires(&c.trigger, request))
                     .map(|c| (Some(depth), c))
             });
         let found = in_frames.or_else(|| {
             agent
                 .commands
                 .iter()
-                .find(|c| matches_request(request, |t| *t == c.trigger))
+                .find(|c| fires(&c.trigger, request))
                 .map(|c| (None, c))
         });
         match found {
@@ -280,15 +281,23 @@ fn waiting_reprompts(kind: &NodeKind) -> Option<(&NoMatch, &NoReply)> {
     }
 }
 
-/// Does `request` satisfy a trigger test? Intent, event and general requests are offered as
-/// the trigger kind they are.
-fn matches_request(request: &Incoming, test: impl Fn(&Trigger) -> bool) -> bool {
-    // Building a Trigger borrows nothing long-lived; it is cheap next to a turn.
-    let trigger = match request {
-        Incoming::Intent(intent) => Trigger::Intent(intent.name.clone()),
-        Incoming::Event(event) => Trigger::Event(event.name.clone()),
-        Incoming::General(general) => Trigger::Path(general.kind.clone()),
-        Incoming::NoReply => return false,
-    };
-    test(&trigger)
+/// Does `trigger` react to `request`? (Compared in place: this runs for every command of every
+/// frame a request is offered to.)
+fn fires(trigger: &Trigger, request: &Incoming) -> bool {
+    match (trigger, request) {
+        (Trigger::Intent(name), Incoming::Intent(intent)) => *name == intent.name,
+        (Trigger::Event(name), Incoming::Event(event)) => *name == event.name,
+        (Trigger::Path(kind), Incoming::General(general)) => *kind == general.kind,
+        _ => false,
+    }
+}
+
+/// Does a choice option react to `request`: its button path, its intent or its event?
+fn option_fires(option: &ChoiceOption, request: &Incoming) -> bool {
+    match request {
+        Incoming::General(general) => general.kind == option.path,
+        Incoming::Intent(intent) => option.intent.as_deref() == Some(intent.name.as_str()),
+        Incoming::Event(event) => option.event.as_ref() == Some(&event.name),
+        Incoming::NoReply => false,
+    }
 }

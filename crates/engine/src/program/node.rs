@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{Branch, Next, NodeRef, Template, Trigger};
+use super::{Branch, Next, NodeRef, Template};
 use crate::event::EventName;
 use crate::expr::Expr;
 
@@ -119,17 +119,6 @@ pub enum OptionAction {
     Goto(Next),
     /// Run the flow and come back to this step.
     Push(NodeRef),
-}
-
-impl ChoiceOption {
-    /// Does this option react to `trigger`?
-    pub fn matches(&self, trigger: &Trigger) -> bool {
-        match trigger {
-            Trigger::Path(kind) => *kind == self.path,
-            Trigger::Intent(name) => self.intent.as_deref() == Some(name.as_str()),
-            Trigger::Event(name) => self.event.as_ref() == Some(name),
-        }
-    }
 }
 
 /// What a capture step stores.
