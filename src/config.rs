@@ -25,6 +25,9 @@ pub struct FileConfig {
     /// `[store]`: tuning of the embedded store.
     #[serde(default, rename = "store_options")]
     pub store_options: StoreFile,
+    /// `[cluster]`: membership of a cluster node.
+    #[serde(default)]
+    pub cluster: crate::cluster::ClusterFile,
     #[serde(default)]
     pub projects: Vec<ProjectFile>,
 }

@@ -3,6 +3,7 @@
 
 mod bench;
 mod chat;
+mod cluster;
 mod config;
 mod serve;
 
@@ -51,6 +52,9 @@ enum Command {
     },
     /// Print the JSON Schema of the agent format (for editors).
     Schema,
+    /// Inspect a cluster.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// Load-test the server over HTTP against a bare axum handler (docs/benchmarks.md).
     Bench(bench::BenchArgs),
     /// The bare reference server of `bench` (internal).
@@ -58,6 +62,16 @@ enum Command {
     BenchBare {
         #[arg(long)]
         body: String,
+    },
+}
+
+/// `turnstile cluster …`
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// Show the members of the cluster a node belongs to, their states and partition counts.
+    Status {
+        /// The node's base URL, e.g. http://127.0.0.1:8080.
+        url: String,
     },
 }
 
@@ -85,6 +99,18 @@ struct ServeArgs {
     /// Embedded store: how long (µs) the writer waits to gather more commits into one fsync.
     #[arg(long, env = "TURNSTILE_STORE_BATCH_WAIT_US")]
     store_batch_wait_us: Option<u64>,
+    /// Join a cluster as this node (unique, stable across restarts); needs a postgres store.
+    #[arg(long, env = "TURNSTILE_NODE_ID")]
+    node_id: Option<String>,
+    /// UDP address for gossip [default: the listen address].
+    #[arg(long, env = "TURNSTILE_GOSSIP_LISTEN")]
+    gossip_listen: Option<SocketAddr>,
+    /// Gossip addresses of nodes to join through, comma-separated.
+    #[arg(long, env = "TURNSTILE_SEEDS", value_delimiter = ',')]
+    seeds: Vec<String>,
+    /// The HOST:PORT other nodes reach this node's listener at [default: the listen address].
+    #[arg(long, env = "TURNSTILE_ADVERTISE")]
+    advertise: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -133,6 +159,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Err(e) => Err(e),
         },
+        Command::Cluster(ClusterCommand::Status { url }) => {
+            runtime()?.block_on(cluster::status(&url))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(args) => {
             runtime()?.block_on(bench::run(args))?;
             Ok(ExitCode::SUCCESS)
@@ -188,6 +218,25 @@ fn serve_settings(args: ServeArgs) -> anyhow::Result<serve::ServeSettings> {
         batch_wait_us: args
             .store_batch_wait_us
             .or(file.store_options.batch_wait_us),
+        cluster: args
+            .node_id
+            .or_else(|| file.cluster.node_id.clone())
+            .map(|node_id| cluster::ClusterSettings {
+                node_id,
+                gossip_listen: args.gossip_listen.or(file.cluster.gossip_listen),
+                advertise: args.advertise.or_else(|| file.cluster.advertise.clone()),
+                seeds: if args.seeds.is_empty() {
+                    file.cluster.seeds.clone()
+                } else {
+                    args.seeds
+                },
+                cluster_id: file.cluster.cluster_id.clone(),
+                gossip_interval: file
+                    .cluster
+                    .gossip_interval_ms
+                    .map(std::time::Duration::from_millis),
+                phi_threshold: file.cluster.phi_threshold,
+            }),
         file,
     })
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use axum::serve::ListenerExt;
+use turnstile_edge::cluster::{ClusterHandle, ViewPlacement, spawn_rebalancer};
 use turnstile_edge::{
     AppState, Auth, EdgeLimits, grpc_router, http_router, install_metrics, router,
 };
@@ -15,6 +16,7 @@ use turnstile_engine::{Agent, load_agent_str};
 use turnstile_session::{AgentCatalog, Project, SessionConfig, Sessions};
 use turnstile_store::{EmbeddedOptions, EmbeddedStore, SessionStore, StoreSpec, open_store};
 
+use crate::cluster::ClusterSettings;
 use crate::config::{FileConfig, Limits, check_open_mode};
 
 /// Resolved `serve` settings.
@@ -25,6 +27,8 @@ pub struct ServeSettings {
     pub agent: Option<PathBuf>,
     pub grpc_listen: Option<SocketAddr>,
     pub batch_wait_us: Option<u64>,
+    /// Set when this node is part of a cluster (`--node-id`).
+    pub cluster: Option<ClusterSettings>,
     pub file: FileConfig,
 }
 
@@ -86,6 +90,13 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         check_open_mode(grpc, !auth.is_open())?;
     }
     let spec = StoreSpec::parse(&settings.store, &settings.data_dir)?;
+    if settings.cluster.is_some() && !matches!(spec, StoreSpec::Postgres { .. }) {
+        bail!(
+            "a cluster node needs the shared PostgreSQL store (--store postgres://…); `{}` is \
+             private to one node",
+            settings.store
+        );
+    }
     let store: Arc<dyn SessionStore> = match &spec {
         StoreSpec::Embedded { dir } => {
             let defaults = EmbeddedOptions::default();
@@ -112,7 +123,29 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         turn_deadline: limits.turn_deadline,
         max_steps: limits.max_steps,
     };
-    let sessions = Sessions::start(store, catalog.clone(), config).await?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let address = listener.local_addr()?;
+    // A cluster node joins as `starting`: it gossips but owns nothing until it serves.
+    let membership = match &settings.cluster {
+        Some(cluster) => Some(crate::cluster::join(cluster.membership(address)?).await?),
+        None => None,
+    };
+    let forward_deadline = config.turn_deadline + Duration::from_secs(5);
+    let (sessions, cluster) = match &membership {
+        Some(membership) => {
+            let view = membership.view();
+            let node_id = view.self_id().to_owned();
+            let placement = Arc::new(ViewPlacement::new(node_id.clone(), membership.watch()));
+            let sessions =
+                Sessions::start_placed(store, catalog.clone(), config, Some(placement)).await?;
+            spawn_rebalancer(sessions.clone(), membership.watch());
+            let handle = ClusterHandle::new(node_id, membership.watch(), forward_deadline);
+            (sessions, Some(Arc::new(handle)))
+        }
+        None => (Sessions::start(store, catalog.clone(), config).await?, None),
+    };
     let ready = Arc::new(AtomicBool::new(true));
     let state = AppState {
         sessions: sessions.clone(),
@@ -122,11 +155,8 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         },
         metrics: install_metrics(),
         ready: ready.clone(),
+        cluster,
     };
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", settings.listen))?;
-    let address = listener.local_addr()?;
     let grpc_listener = match settings.grpc_listen {
         Some(addr) => Some(
             tokio::net::TcpListener::bind(addr)
@@ -141,13 +171,19 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         Some(l) => format!("; gRPC on http://{}", l.local_addr()?),
         None => "; gRPC on the same address".to_owned(),
     };
-    // Tests and scripts read this line to find the port.
-    println!(
-        "turnstile listening on http://{address} (projects: {}; store: {}{grpc_note})",
-        project_ids.join(", "),
-        describe(&spec)
-    );
-    tracing::info!(%address, "listening");
+    let cluster_note = match &membership {
+        Some(m) => format!("; node {}", m.view().self_id()),
+        None => String::new(),
+    };
+    let announce = || {
+        // Tests and scripts read this line to find the port.
+        println!(
+            "turnstile listening on http://{address} (projects: {}; store: {}{grpc_note}{cluster_note})",
+            project_ids.join(", "),
+            describe(&spec)
+        );
+        tracing::info!(%address, "listening");
+    };
     let (stop, _) = tokio::sync::watch::channel(false);
     let stopped = |stop: &tokio::sync::watch::Sender<bool>| {
         let mut rx = stop.subscribe();
@@ -169,10 +205,27 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
             .with_graceful_shutdown(stopped(&stop))
     });
     let signal = async {
+        // The listener is bound: a cluster node is ready once its own view routes to it.
+        match &membership {
+            Some(membership) => match crate::cluster::become_ready(membership).await {
+                Ok(()) => announce(),
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    let _ = stop.send(true);
+                    return Err(e);
+                }
+            },
+            None => announce(),
+        }
         shutdown_signal().await;
         ready.store(false, Ordering::Release);
+        if let Some(membership) = &membership {
+            tracing::info!("draining: handing partitions to the other nodes");
+            crate::cluster::drain(membership).await;
+        }
         tracing::info!("shutting down: finishing running turns");
         let _ = stop.send(true);
+        Ok(())
     };
     let servers = async {
         match grpc {
@@ -183,9 +236,13 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
             None => http.await,
         }
     };
-    let (served, ()) = tokio::join!(servers, signal);
+    let (served, signalled) = tokio::join!(servers, signal);
     served?;
+    signalled?;
     sessions.shutdown(limits.shutdown_grace).await?;
+    if let Some(membership) = membership {
+        membership.shutdown().await;
+    }
     tracing::info!("store flushed; bye");
     Ok(())
 }

@@ -1,17 +1,19 @@
 //! Compiles `proto/turnstile/v1/*.proto` with protox (pure Rust: no `protoc` to install) and
-//! keeps the encoded descriptor set for gRPC server reflection.
+//! keeps the encoded descriptor set of the public API for gRPC server reflection (the internal
+//! `Cluster` service is left out of it).
 
 use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    let file = root.join("turnstile/v1/dialog.proto");
-    let descriptors = protox::compile([&file], [&root])?;
+    let public = root.join("turnstile/v1/dialog.proto");
+    let internal = root.join("turnstile/v1/cluster.proto");
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(
         out.join("turnstile_descriptor.bin"),
-        descriptors.encode_to_vec(),
+        protox::compile([&public], [&root])?.encode_to_vec(),
     )?;
+    let descriptors = protox::compile([&public, &internal], [&root])?;
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)

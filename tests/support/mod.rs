@@ -2,6 +2,8 @@
 //! and a webhook server.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
@@ -42,7 +44,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `turnstile serve ARGS --listen 127.0.0.1:0` and waits until it listens.
+    /// Starts `turnstile serve ARGS --listen 127.0.0.1:0` (unless ARGS has its own `--listen`)
+    /// and waits until it listens.
     pub fn start(args: &[&str]) -> Server {
         // The workspace builds reqwest without a default crypto provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -55,10 +58,11 @@ impl Server {
                 Ok(())
             });
         }
+        command.arg("serve").args(&args);
+        if !args.iter().any(|a| a == "--listen") {
+            command.args(["--listen", "127.0.0.1:0"]);
+        }
         let mut child = command
-            .arg("serve")
-            .args(&args)
-            .args(["--listen", "127.0.0.1:0"])
             .env("TURNSTILE_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -101,6 +101,8 @@ impl From<SessionError> for ApiError {
             },
             SessionError::Overloaded { .. }
             | SessionError::ShuttingDown
+            | SessionError::Moved
+            | SessionError::Unavailable(_)
             | SessionError::Store(_) => ApiError::Unavailable {
                 message: e.to_string(),
                 retry_after: Duration::from_secs(1),

@@ -7,15 +7,17 @@
 //! * `POST /v2/project/{projectID}/user/{userID}/interact/stream` — Server-Sent Events, one
 //!   `trace` event per trace as the engine emits it, then `end`;
 //! * `/public/{projectID}/…` — the keyless widget routes (CORS), and `/feedback/…`;
-//! * `/healthz`, `/readyz`, `/metrics` (Prometheus);
+//! * `/healthz`, `/readyz`, `/metrics` (Prometheus), `/cluster` (members and partition counts);
 //! * the gRPC API of `proto/turnstile/v1/dialog.proto` ([`grpc_router`]), with gRPC health and
 //!   server reflection.
 //!
 //! Errors are JSON in the DM API's shape (see [`ApiError`]). The edge contains no dialog logic:
-//! it authenticates, validates and hands turns to [`Sessions`].
+//! it authenticates, validates and hands turns to [`Sessions`] — on a cluster node, to the
+//! session's owner, which may be another node ([`cluster`]).
 
 mod auth;
 mod body;
+pub mod cluster;
 mod dm;
 mod error;
 pub mod grpc;
@@ -58,4 +60,6 @@ pub struct AppState {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Cleared when the server starts shutting down (`/readyz` then answers 503).
     pub ready: Arc<AtomicBool>,
+    /// On a cluster node: the membership view and peers. `None`: a single node.
+    pub cluster: Option<Arc<cluster::ClusterHandle>>,
 }

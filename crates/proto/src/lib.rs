@@ -1,7 +1,9 @@
 //! turnstile's gRPC API: the code generated from `proto/turnstile/v1/dialog.proto`.
 //!
 //! [`v1`] holds the messages, the `Dialog` and `State` servers (implemented by
-//! `turnstile-edge`) and their clients. [`FILE_DESCRIPTOR_SET`] feeds server reflection.
+//! `turnstile-edge`) and their clients, and the internal `Cluster` service that nodes use to
+//! forward requests to a session's owner (`proto/turnstile/v1/cluster.proto`).
+//! [`FILE_DESCRIPTOR_SET`] (the public API only) feeds server reflection.
 //!
 //! ```no_run
 //! use turnstile_proto::v1::{dialog_client::DialogClient, request, InteractRequest, Launch, Request};

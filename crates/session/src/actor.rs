@@ -8,7 +8,7 @@ use std::time::Instant;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::sync::{mpsc, oneshot};
 use turnstile_engine::{SessionState, Trace, TraceSink, TurnOptions, initial_state, run_turn};
-use turnstile_store::{Commit, SessionKey, TurnRecord};
+use turnstile_store::{Commit, Fence, SessionKey, TurnRecord};
 
 use crate::SessionError;
 use crate::registry::Shared;
@@ -36,6 +36,10 @@ pub(crate) struct ActorState {
     pub queue: Arc<AtomicUsize>,
     /// Loaded lazily on the first request, so spawning never touches the store.
     pub loaded: Option<Loaded>,
+    /// In a cluster: the claim this actor commits under, taken at its first commit and kept
+    /// while it drains after its partition moved away (the store refuses it once the new owner
+    /// has claimed the partition).
+    pub fence: Option<Fence>,
 }
 
 /// The committed session: its state and the store version (0 = never committed).
@@ -59,11 +63,11 @@ impl Actor for SessionActor {
 
     async fn handle(
         &self,
-        _myself: ActorRef<SessionMsg>,
+        myself: ActorRef<SessionMsg>,
         message: SessionMsg,
         st: &mut ActorState,
     ) -> Result<(), ActorProcessingErr> {
-        match message {
+        let stale = match message {
             SessionMsg::Turn { input, events } => {
                 let started = Instant::now();
                 // Boxed: the turn future (engine, HTTP client) is large, and unboxed it would be
@@ -76,18 +80,36 @@ impl Actor for SessionActor {
                 };
                 metrics::counter!("turnstile_turns_total", "outcome" => label).increment(1);
                 metrics::histogram!("turnstile_turn_duration_seconds").record(started.elapsed());
+                let stale = outcome.as_ref().is_err_and(lost_ownership);
                 let _ = events.send(match outcome {
                     Ok(done) => TurnEvent::Done(done),
                     Err(e) => TurnEvent::Failed(e),
                 });
+                stale
             }
             SessionMsg::State { op, reply } => {
-                let _ = reply.send(Box::pin(st.state_op(op)).await);
+                let outcome = Box::pin(st.state_op(op)).await;
+                let stale = outcome.as_ref().is_err_and(lost_ownership);
+                let _ = reply.send(outcome);
+                stale
             }
-        }
+        };
         st.shared.finished_one(&st.queue);
+        if stale {
+            // Another writer got ahead (another node owns the session now, or committed over
+            // this actor's copy): this actor retires. New requests start a fresh one, which
+            // loads what the store holds; what is already queued here still runs first.
+            metrics::counter!("turnstile_passivations_total", "reason" => "stale").increment(1);
+            st.shared.retire(&st.key, myself.get_id());
+            let _ = myself.drain();
+        }
         Ok(())
     }
+}
+
+/// Whether a failure means this actor's copy or claim is stale.
+fn lost_ownership(error: &SessionError) -> bool {
+    matches!(error, SessionError::Store(e) if e.is_conflict() || e.is_fenced())
 }
 
 /// Forwards traces to the client as they are produced, keeping a copy when the turn has an
@@ -207,6 +229,7 @@ impl ActorState {
         let expected_version = self.loaded.as_ref().map_or(0, |l| l.version);
         let bytes =
             serde_json::to_vec(&*state).map_err(|e| SessionError::Internal(e.to_string()))?;
+        let fence = self.fence().await?;
         let started = Instant::now();
         let result = self
             .shared
@@ -217,6 +240,7 @@ impl ActorState {
                     state: bytes,
                     expected_version,
                     record,
+                    fence,
                 },
             )
             .await;
@@ -228,9 +252,25 @@ impl ActorState {
             }
             Err(e) => {
                 self.loaded = None;
+                if e.is_fenced()
+                    && let (Some(fence), Some(fences)) = (self.fence.take(), &self.shared.fences)
+                {
+                    fences.invalidate(fence);
+                }
                 Err(e.into())
             }
         }
+    }
+
+    /// The fence of this actor's commits (`None` on a single node).
+    async fn fence(&mut self) -> Result<Option<Fence>, SessionError> {
+        let Some(fences) = &self.shared.fences else {
+            return Ok(None);
+        };
+        if self.fence.is_none() {
+            self.fence = Some(fences.fence(&*self.shared.store, &self.key).await?);
+        }
+        Ok(self.fence)
     }
 
     async fn state_op(&mut self, op: StateOp) -> Result<Option<SessionState>, SessionError> {

@@ -5,6 +5,10 @@
 //! time in arrival order; each turn's state is committed to the [`SessionStore`] before the turn
 //! is acknowledged ([`TurnEvent::Done`]). Traces stream out while the turn runs.
 //!
+//! In a cluster ([`Sessions::start_placed`]) every commit is fenced with the epoch of this node's
+//! claim on the session's partition (see [`Placement`]); sessions of partitions that move away
+//! finish their queue and stop ([`Sessions::release_partitions`]).
+//!
 //! Limits: a bounded queue per session ([`SessionError::QueueFull`]), a turn deadline, a cap on
 //! resident sessions (least recently used idle actors are passivated first) and an idle timeout.
 //! Passivation is free because state is written through: a passivated session is simply loaded
@@ -18,6 +22,7 @@ mod catalog;
 mod config;
 mod effects;
 mod error;
+mod placement;
 mod registry;
 mod turn;
 
@@ -25,6 +30,7 @@ pub use catalog::{AgentCatalog, Project};
 pub use config::SessionConfig;
 pub use effects::SystemEffects;
 pub use error::SessionError;
+pub use placement::Placement;
 pub use registry::Sessions;
 pub use turn::{StateOp, TurnEvent, TurnInput, TurnResult, TurnStream};
-pub use turnstile_store::SessionKey;
+pub use turnstile_store::{SessionKey, StoreError};

@@ -19,6 +19,7 @@ use turnstile_store::{SessionKey, SessionStore};
 
 use crate::actor::{ActorState, SessionActor, SessionMsg, release};
 use crate::effects::SystemEffects;
+use crate::placement::{Fences, Placement};
 use crate::turn::{StateOp, TurnInput, TurnStream};
 use crate::{AgentCatalog, SessionConfig, SessionError};
 
@@ -30,6 +31,10 @@ pub(crate) struct Shared {
     pub config: SessionConfig,
     /// Requests queued or running across all sessions.
     pub queued: AtomicUsize,
+    /// In a cluster: this node's claims on partitions. `None`: a single node, commits unfenced.
+    pub fences: Option<Fences>,
+    /// The registry, for an actor that retires itself.
+    pub registry: Arc<OnceLock<Weak<Inner>>>,
 }
 
 impl Shared {
@@ -38,6 +43,17 @@ impl Shared {
         release(queue);
         let queued = self.queued.fetch_sub(1, Ordering::AcqRel) - 1;
         metrics::gauge!("turnstile_queued_requests").set(queued as f64);
+    }
+
+    /// Takes the actor `id` of `key` out of the registry (it stops once its queue is done);
+    /// the next request for the session starts a fresh actor.
+    pub fn retire(&self, key: &SessionKey, id: ractor::ActorId) {
+        if let Some(inner) = self.registry.get().and_then(Weak::upgrade) {
+            let mut map = inner.lock_map();
+            if map.peek(key).is_some_and(|h| h.actor.get_id() == id) {
+                map.pop(key);
+            }
+        }
     }
 }
 
@@ -53,7 +69,7 @@ struct Handle {
 /// spawn two actors, while different sessions spawn in parallel.
 const SPAWN_SHARDS: usize = 64;
 
-struct Inner {
+pub(crate) struct Inner {
     shared: Arc<Shared>,
     map: Mutex<LruCache<Arc<SessionKey>, Handle>>,
     spawn_locks: Vec<tokio::sync::Mutex<()>>,
@@ -71,22 +87,37 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    /// Starts the registry (its supervisor actor and idle sweeper).
+    /// Starts the registry (its supervisor actor and idle sweeper) for a single node: commits
+    /// are not fenced.
     pub async fn start(
         store: Arc<dyn SessionStore>,
         catalog: Arc<AgentCatalog>,
         config: SessionConfig,
     ) -> Result<Sessions, SessionError> {
+        Sessions::start_placed(store, catalog, config, None).await
+    }
+
+    /// Starts the registry of a cluster node: before its first commit in a partition the node
+    /// claims the partition in the store, and every commit carries that claim's epoch, so a
+    /// node whose claim was superseded cannot commit.
+    pub async fn start_placed(
+        store: Arc<dyn SessionStore>,
+        catalog: Arc<AgentCatalog>,
+        config: SessionConfig,
+        placement: Option<Arc<dyn Placement>>,
+    ) -> Result<Sessions, SessionError> {
+        let registry = Arc::new(OnceLock::new());
         let shared = Arc::new(Shared {
             store,
             catalog,
             effects: SystemEffects::new(),
             config,
             queued: AtomicUsize::new(0),
+            fences: placement.map(Fences::new),
+            registry: registry.clone(),
         });
         let sweep_every = (shared.config.idle_timeout / 4)
             .clamp(Duration::from_millis(50), Duration::from_secs(5));
-        let registry = Arc::new(OnceLock::new());
         let (supervisor, _join) = Actor::spawn(None, Supervisor, registry.clone())
             .await
             .map_err(|e| SessionError::Internal(format!("cannot start the supervisor: {e}")))?;
@@ -142,6 +173,35 @@ impl Sessions {
         answer.await.map_err(|_| {
             SessionError::Internal("the session stopped while serving the request".into())
         })?
+    }
+
+    /// The partitions moved to other nodes: their sessions finish what they have queued and
+    /// stop, and this node's claims on them are forgotten. Returns how many sessions stop.
+    /// Without placement (a single node) nothing moves.
+    pub fn release_partitions(&self, lost: &[u32]) -> usize {
+        let Some(fences) = &self.inner.shared.fences else {
+            return 0;
+        };
+        if lost.is_empty() {
+            return 0;
+        }
+        fences.release(lost);
+        let lost: std::collections::HashSet<u32> = lost.iter().copied().collect();
+        let moved: Vec<Handle> = {
+            let mut map = self.inner.lock_map();
+            let keys: Vec<Arc<SessionKey>> = map
+                .iter()
+                .filter(|(key, _)| lost.contains(&fences.placement.partition(key)))
+                .map(|(key, _)| key.clone())
+                .collect();
+            keys.iter().filter_map(|key| map.pop(key)).collect()
+        };
+        metrics::counter!("turnstile_passivations_total", "reason" => "moved")
+            .increment(moved.len() as u64);
+        for handle in &moved {
+            let _ = handle.actor.drain();
+        }
+        moved.len()
     }
 
     /// Sessions currently in memory.
@@ -253,6 +313,7 @@ impl Inner {
             shared: self.shared.clone(),
             queue: queue.clone(),
             loaded: None,
+            fence: None,
         };
         let (actor, _join) =
             Actor::spawn_linked(None, SessionActor, state, self.supervisor.get_cell())

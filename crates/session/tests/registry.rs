@@ -197,6 +197,9 @@ impl SessionStore for Faulty {
     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
         self.inner.delete(key).await
     }
+    async fn claim_partition(&self, partition: u32, owner: &str) -> Result<u64, StoreError> {
+        self.inner.claim_partition(partition, owner).await
+    }
     async fn find_turn(
         &self,
         key: &SessionKey,

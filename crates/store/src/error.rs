@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 /// Why a store operation failed.
 ///
-/// Only [`StoreError::Conflict`] is part of normal operation (a stale writer lost the race);
-/// every other variant means the operation could not be carried out, and nothing was written.
+/// Only [`StoreError::Conflict`] and [`StoreError::Fenced`] are part of normal operation (a
+/// stale writer lost the race); every other variant means the operation could not be carried
+/// out, and nothing was written.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -18,7 +19,23 @@ pub enum StoreError {
         /// The version actually stored (0 = absent).
         found: u64,
     },
-    /// A session key or idempotency key cannot be stored (it contains a NUL character).
+    /// The writer's claim on the session's partition is stale: another node claimed it since. Nothing was written.
+    ///
+    /// Returned by a commit carrying a [`Fence`](crate::Fence) whose epoch is not the
+    /// partition's current one. It is checked before the version: a fenced writer learns that
+    /// it lost the partition even when its version would also conflict.
+    #[error(
+        "fenced: partition {partition} is at epoch {current}, the commit carried epoch {epoch}"
+    )]
+    Fenced {
+        /// The partition the commit was fenced with.
+        partition: u32,
+        /// The epoch the commit carried.
+        epoch: u64,
+        /// The partition's current epoch (0 = never claimed).
+        current: u64,
+    },
+    /// A session key, idempotency key or partition owner cannot be stored (it contains a NUL character).
     #[error("invalid key: {0}")]
     InvalidKey(String),
     /// The storage engine failed (I/O error, corruption, …). The message says what was being done.
@@ -47,6 +64,12 @@ impl StoreError {
     /// ownership), as opposed to a failure of the store.
     pub fn is_conflict(&self) -> bool {
         matches!(self, StoreError::Conflict { .. })
+    }
+
+    /// Whether this is [`StoreError::Fenced`]: the caller no longer owns the session's
+    /// partition and must stop writing it (another node has claimed it).
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, StoreError::Fenced { .. })
     }
 
     /// A [`StoreError::Backend`] whose message is `context: error`.

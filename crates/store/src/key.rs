@@ -57,6 +57,11 @@ pub(crate) fn validate_idempotency_key(idempotency_key: &str) -> Result<(), Stor
     check_no_nul("idempotency key", idempotency_key)
 }
 
+/// Checks that a partition owner (a node id) can be stored (no NUL character).
+pub(crate) fn validate_owner(owner: &str) -> Result<(), StoreError> {
+    check_no_nul("partition owner", owner)
+}
+
 fn check_no_nul(what: &str, value: &str) -> Result<(), StoreError> {
     if value.contains('\0') {
         return Err(StoreError::InvalidKey(format!(
@@ -91,6 +96,8 @@ mod tests {
         }
         assert!(validate_idempotency_key("x\0y").is_err());
         assert!(validate_idempotency_key("turn-1").is_ok());
+        assert!(validate_owner("node\0").is_err());
+        assert!(validate_owner("node-1").is_ok());
     }
 
     #[test]

@@ -7,6 +7,13 @@
 //! can carry a [`TurnRecord`] (the turn's response under the client's idempotency key) so that
 //! a retried request is answered from the store instead of running twice.
 //!
+//! In a cluster, the version alone does not stop a node that lost a session's partition from
+//! committing the session's next version before the new owner loads it. So each node
+//! [claims](SessionStore::claim_partition) the partitions it takes over, which raises the
+//! partition's epoch, and fences its commits with a [`Fence`] (partition + epoch): from the
+//! moment a claim returns, commits fenced with an older epoch of the partition fail with
+//! [`StoreError::Fenced`]. Single-node deployments leave commits unfenced.
+//!
 //! Backends:
 //! - [`MemoryStore`]: a map behind a mutex, for tests and `--store memory`;
 //! - [`EmbeddedStore`]: a [redb](https://docs.rs/redb) file with a group-commit writer thread
@@ -46,7 +53,7 @@ pub use embedded::{EmbeddedOptions, EmbeddedStore, StoreStats};
 pub use error::StoreError;
 pub use key::SessionKey;
 pub use memory::MemoryStore;
-pub use model::{Commit, StoredSession, TurnRecord};
+pub use model::{Commit, Fence, StoredSession, TurnRecord};
 pub use postgres::PostgresStore;
 pub use spec::{StoreSpec, open_store};
 
@@ -58,7 +65,8 @@ pub const MAX_TURN_RECORDS_PER_SESSION: usize = 64;
 /// Durable, versioned storage of session states.
 ///
 /// Every method validates its keys first and returns [`StoreError::InvalidKey`] for a key
-/// containing NUL. The trait is object-safe: the server holds an `Arc<dyn SessionStore>`.
+/// (or partition owner) containing NUL. The trait is object-safe: the server holds an
+/// `Arc<dyn SessionStore>`.
 #[async_trait::async_trait]
 pub trait SessionStore: Send + Sync + 'static {
     /// The session, or `None` if it was never committed (or was deleted).
@@ -68,10 +76,24 @@ pub trait SessionStore: Send + Sync + 'static {
     /// the state with version `expected_version + 1` and the turn record (if any), and returns
     /// the new version. Otherwise returns [`StoreError::Conflict`] and writes nothing.
     ///
+    /// A fenced commit (`commit.fence` is `Some`) is first checked against its partition's
+    /// current epoch (0 if never claimed) in the same atomic step: on a mismatch it returns
+    /// [`StoreError::Fenced`] and writes nothing, whatever the version.
+    ///
     /// Durable when it returns `Ok` (embedded: fsynced). Committing a record whose idempotency
     /// key is already stored for the session replaces it. Records beyond
     /// [`MAX_TURN_RECORDS_PER_SESSION`] are dropped, oldest first.
     async fn commit(&self, key: &SessionKey, commit: Commit) -> Result<u64, StoreError>;
+
+    /// Makes `owner` (a node id) the owner of `partition` under a new epoch — one more than the
+    /// partition's previous epoch, 1 for its first claim — and returns that epoch. From then on a
+    /// commit fenced with an older epoch of this partition fails with [`StoreError::Fenced`].
+    ///
+    /// Durable when it returns (embedded: fsynced; PostgreSQL: committed), and ordered with
+    /// commits: a fenced commit applied after the claim returned sees the new epoch, one applied
+    /// before it is not undone. Claims of different partitions are independent; claiming again
+    /// (even by the same owner) raises the epoch again.
+    async fn claim_partition(&self, partition: u32, owner: &str) -> Result<u64, StoreError>;
 
     /// Removes the session and its turn records. Deleting an absent session is `Ok`. The next
     /// commit of the key starts again at expected version 0.
@@ -85,8 +107,8 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> Result<Option<TurnRecord>, StoreError>;
 
     /// Waits until everything acknowledged is durable and stops background work (graceful
-    /// shutdown). Later writes (`commit`, `delete`) return [`StoreError::Closed`]; reads keep
-    /// working. Calling it again is `Ok`.
+    /// shutdown). Later writes (`commit`, `delete`, `claim_partition`) return
+    /// [`StoreError::Closed`]; reads keep working. Calling it again is `Ok`.
     async fn flush(&self) -> Result<(), StoreError>;
 
     /// How many sessions are stored (for tests and metrics; may scan).

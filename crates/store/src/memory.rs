@@ -4,7 +4,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::key::validate_idempotency_key;
+use crate::key::{validate_idempotency_key, validate_owner};
 use crate::{
     Commit, MAX_TURN_RECORDS_PER_SESSION, SessionKey, SessionStore, StoreError, StoredSession,
     TurnRecord,
@@ -12,7 +12,7 @@ use crate::{
 
 /// A [`SessionStore`] kept in a `Mutex<HashMap>`, for tests and `--store memory`.
 ///
-/// It has the same compare-and-set, turn-record and shutdown semantics as
+/// It has the same compare-and-set, fencing, turn-record and shutdown semantics as
 /// [`EmbeddedStore`](crate::EmbeddedStore); "durable" here means "visible to later calls".
 ///
 /// ```
@@ -31,8 +31,17 @@ use crate::{
 /// ```
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    sessions: Mutex<HashMap<SessionKey, Entry>>,
+    inner: Mutex<Inner>,
     closed: AtomicBool,
+}
+
+/// Sessions and partition epochs under one lock, so that a fenced commit's epoch check and its
+/// write are one step with respect to claims.
+#[derive(Debug, Default)]
+struct Inner {
+    sessions: HashMap<SessionKey, Entry>,
+    /// Partition → its current epoch; absent = 0 (never claimed).
+    epochs: HashMap<u32, u64>,
 }
 
 #[derive(Debug)]
@@ -49,10 +58,10 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn sessions(&self) -> MutexGuard<'_, HashMap<SessionKey, Entry>> {
-        // No code path panics while holding the lock with the map half-updated, so a poisoned
-        // map is still consistent.
-        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        // No code path panics while holding the lock with the maps half-updated, so a poisoned
+        // lock still guards consistent maps.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn check_open(&self) -> Result<(), StoreError> {
@@ -67,7 +76,7 @@ impl MemoryStore {
 impl SessionStore for MemoryStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<StoredSession>, StoreError> {
         key.validate()?;
-        Ok(self.sessions().get(key).map(|entry| StoredSession {
+        Ok(self.inner().sessions.get(key).map(|entry| StoredSession {
             state: entry.state.clone(),
             version: entry.version,
         }))
@@ -78,7 +87,9 @@ impl SessionStore for MemoryStore {
         commit.validate()?;
         self.check_open()?;
         let new_version = commit.new_version()?;
-        let mut sessions = self.sessions();
+        let mut inner = self.inner();
+        let Inner { sessions, epochs } = &mut *inner;
+        commit.check_fence(|partition| epochs.get(&partition).copied().unwrap_or(0))?;
         let found = sessions.get(key).map_or(0, |entry| entry.version);
         if found != commit.expected_version {
             return Err(StoreError::Conflict {
@@ -105,10 +116,21 @@ impl SessionStore for MemoryStore {
         Ok(new_version)
     }
 
+    async fn claim_partition(&self, partition: u32, owner: &str) -> Result<u64, StoreError> {
+        validate_owner(owner)?;
+        self.check_open()?;
+        let mut inner = self.inner();
+        let epoch = inner.epochs.entry(partition).or_insert(0);
+        *epoch = epoch
+            .checked_add(1)
+            .ok_or_else(|| StoreError::Backend("partition epoch overflow".to_owned()))?;
+        Ok(*epoch)
+    }
+
     async fn delete(&self, key: &SessionKey) -> Result<(), StoreError> {
         key.validate()?;
         self.check_open()?;
-        self.sessions().remove(key);
+        self.inner().sessions.remove(key);
         Ok(())
     }
 
@@ -119,7 +141,7 @@ impl SessionStore for MemoryStore {
     ) -> Result<Option<TurnRecord>, StoreError> {
         key.validate()?;
         validate_idempotency_key(idempotency_key)?;
-        Ok(self.sessions().get(key).and_then(|entry| {
+        Ok(self.inner().sessions.get(key).and_then(|entry| {
             entry
                 .records
                 .iter()
@@ -134,6 +156,6 @@ impl SessionStore for MemoryStore {
     }
 
     async fn count(&self) -> Result<u64, StoreError> {
-        Ok(self.sessions().len() as u64)
+        Ok(self.inner().sessions.len() as u64)
     }
 }

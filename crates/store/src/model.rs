@@ -1,4 +1,4 @@
-//! The values a store keeps: session states, commits and turn records.
+//! The values a store keeps: session states, commits, turn records and fencing tokens.
 
 use crate::StoreError;
 use crate::key::validate_idempotency_key;
@@ -36,16 +36,33 @@ impl TurnRecord {
     }
 }
 
-/// One commit: the new state of a session, the version it was computed from, and optionally
-/// the record of the turn that produced it.
+/// A fencing token: the partition a session belongs to and the epoch under which the writer claimed it.
+///
+/// A node gets the epoch from [`SessionStore::claim_partition`](crate::SessionStore::claim_partition)
+/// when it takes the partition over, and puts the token on every [`Commit`] of the partition's
+/// sessions. Once another node has claimed the partition (a higher epoch), commits carrying
+/// the old epoch fail with [`StoreError::Fenced`] and write nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fence {
+    /// The partition the session belongs to (the cluster's `xxh3(key) % partitions`).
+    pub partition: u32,
+    /// The epoch the writer's claim on `partition` returned. A never-claimed partition is at
+    /// epoch 0.
+    pub epoch: u64,
+}
+
+/// One commit: the new state of a session, the version it was computed from, optionally the
+/// record of the turn that produced it, and optionally the writer's [`Fence`].
 ///
 /// ```
-/// use turnstile_store::{Commit, TurnRecord};
+/// use turnstile_store::{Commit, Fence, TurnRecord};
 ///
 /// // First turn of a session (expected version 0 = the session does not exist yet).
 /// let commit = Commit::new(b"state".to_vec(), 0)
-///     .with_record(TurnRecord::new("req-1", b"[]".to_vec()));
+///     .with_record(TurnRecord::new("req-1", b"[]".to_vec()))
+///     .with_fence(Fence { partition: 17, epoch: 3 });
 /// assert_eq!(commit.expected_version, 0);
+/// assert_eq!(commit.fence.map(|f| f.epoch), Some(3));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Commit {
@@ -56,6 +73,10 @@ pub struct Commit {
     pub expected_version: u64,
     /// The turn record stored atomically with the state, if any.
     pub record: Option<TurnRecord>,
+    /// The writer's claim on the session's partition. With `Some`, the commit succeeds only
+    /// while the partition is still at this epoch (checked before the version); with `None`
+    /// (single-node deployments) no epoch is checked.
+    pub fence: Option<Fence>,
 }
 
 impl Commit {
@@ -65,6 +86,7 @@ impl Commit {
             state: state.into(),
             expected_version,
             record: None,
+            fence: None,
         }
     }
 
@@ -72,6 +94,33 @@ impl Commit {
     pub fn with_record(mut self, record: TurnRecord) -> Self {
         self.record = Some(record);
         self
+    }
+
+    /// The same commit, fenced: it fails with [`StoreError::Fenced`] unless `fence.partition`
+    /// is still at `fence.epoch` when it is applied.
+    pub fn with_fence(mut self, fence: Fence) -> Self {
+        self.fence = Some(fence);
+        self
+    }
+
+    /// [`StoreError::Fenced`] unless the commit's fence (if any) matches `current`, the
+    /// epoch its partition is at.
+    pub(crate) fn check_fence(&self, current: impl FnOnce(u32) -> u64) -> Result<(), StoreError> {
+        match self.fence {
+            None => Ok(()),
+            Some(fence) => {
+                let current = current(fence.partition);
+                if current == fence.epoch {
+                    Ok(())
+                } else {
+                    Err(StoreError::Fenced {
+                        partition: fence.partition,
+                        epoch: fence.epoch,
+                        current,
+                    })
+                }
+            }
+        }
     }
 
     /// The version this commit creates, or an error if `expected_version` is `u64::MAX`.

@@ -4,7 +4,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{TempDir, assert_conflict, commit, commit_with_record, load};
+use common::{TempDir, assert_conflict, assert_fenced, commit, commit_with_record, fence, load};
 use turnstile_store::{
     EmbeddedOptions, EmbeddedStore, MAX_TURN_RECORDS_PER_SESSION, MemoryStore, PostgresStore,
     SessionKey, SessionStore, StoreError,
@@ -260,12 +260,135 @@ mod suite {
             Err(StoreError::Closed)
         ));
         assert!(matches!(store.delete(&k).await, Err(StoreError::Closed)));
+        assert!(matches!(
+            store.claim_partition(1, "node-a").await,
+            Err(StoreError::Closed)
+        ));
         assert_eq!(
             load(store, &k).await,
             Some(("s1".into(), 1)),
             "reads still work"
         );
         store.flush().await.unwrap();
+    }
+
+    // Fencing: partition epochs.
+
+    pub async fn claims_count_up_per_partition(store: &dyn SessionStore) {
+        assert_eq!(store.claim_partition(7, "node-a").await.unwrap(), 1);
+        assert_eq!(store.claim_partition(7, "node-b").await.unwrap(), 2);
+        assert_eq!(store.claim_partition(7, "node-a").await.unwrap(), 3);
+        // Other partitions have their own epochs, including the extremes of the range.
+        assert_eq!(store.claim_partition(8, "node-a").await.unwrap(), 1);
+        assert_eq!(store.claim_partition(0, "node-a").await.unwrap(), 1);
+        assert_eq!(store.claim_partition(u32::MAX, "node-a").await.unwrap(), 1);
+        assert_eq!(store.claim_partition(u32::MAX, "node-b").await.unwrap(), 2);
+        assert_eq!(store.claim_partition(7, "node-b").await.unwrap(), 4);
+        assert_eq!(store.claim_partition(8, "node-b").await.unwrap(), 2);
+        // Owners are text without NUL, like keys.
+        assert!(matches!(
+            store.claim_partition(9, "bad\0node").await,
+            Err(StoreError::InvalidKey(_))
+        ));
+        assert_eq!(store.claim_partition(9, "ünïcode node").await.unwrap(), 1);
+        assert_eq!(store.count().await.unwrap(), 0, "claims are not sessions");
+    }
+
+    pub async fn fenced_commit_with_the_current_epoch_succeeds(store: &dyn SessionStore) {
+        let k = key("u");
+        let epoch = store.claim_partition(5, "node-a").await.unwrap();
+        let c = commit_with_record("s1", 0, "r1").with_fence(fence(5, epoch));
+        assert_eq!(store.commit(&k, c).await.unwrap(), 1);
+        let c = commit("s2", 1).with_fence(fence(5, epoch));
+        assert_eq!(store.commit(&k, c).await.unwrap(), 2);
+        assert_eq!(load(store, &k).await, Some(("s2".into(), 2)));
+        assert!(store.find_turn(&k, "r1").await.unwrap().is_some());
+        // A never-claimed partition is at epoch 0.
+        let c = commit("t1", 0).with_fence(fence(6, 0));
+        assert_eq!(store.commit(&key("t"), c).await.unwrap(), 1);
+        let fenced = store
+            .commit(&key("t"), commit("t2", 1).with_fence(fence(6, 1)))
+            .await;
+        assert_fenced(fenced, 6, 1, 0);
+    }
+
+    pub async fn stale_epoch_is_fenced_and_writes_nothing(store: &dyn SessionStore) {
+        let k = key("u");
+        let old = store.claim_partition(5, "node-a").await.unwrap();
+        let c = commit_with_record("s1", 0, "r1").with_fence(fence(5, old));
+        store.commit(&k, c).await.unwrap();
+        let new = store.claim_partition(5, "node-b").await.unwrap();
+        assert_eq!(new, old + 1);
+        let stale = commit_with_record("stale", 1, "r-stale").with_fence(fence(5, old));
+        let result = store.commit(&k, stale).await;
+        let err = result.as_ref().unwrap_err();
+        assert!(err.is_fenced() && !err.is_conflict(), "{err:?}");
+        assert_fenced(result, 5, old, new);
+        // The fence is checked before the version: a stale writer with a wrong version too
+        // learns that it lost the partition.
+        let result = store
+            .commit(&k, commit("stale", 9).with_fence(fence(5, old)))
+            .await;
+        assert_fenced(result, 5, old, new);
+        // An epoch from the future is just as wrong.
+        let result = store
+            .commit(&k, commit("ahead", 1).with_fence(fence(5, new + 1)))
+            .await;
+        assert_fenced(result, 5, new + 1, new);
+        // Nothing was written: state, version and records are as before.
+        assert_eq!(load(store, &k).await, Some(("s1".into(), 1)));
+        assert_eq!(store.find_turn(&k, "r-stale").await.unwrap(), None);
+        assert!(store.find_turn(&k, "r1").await.unwrap().is_some());
+        // The new epoch commits; a fenced first commit of another session is refused too.
+        let c = commit("s2", 1).with_fence(fence(5, new));
+        assert_eq!(store.commit(&k, c).await.unwrap(), 2);
+        let other = store
+            .commit(&key("other"), commit("o", 0).with_fence(fence(5, old)))
+            .await;
+        assert_fenced(other, 5, old, new);
+        assert_eq!(load(store, &key("other")).await, None);
+        assert_eq!(store.count().await.unwrap(), 1);
+    }
+
+    pub async fn unfenced_commits_ignore_epochs(store: &dyn SessionStore) {
+        let k = key("u");
+        store.claim_partition(5, "node-a").await.unwrap();
+        store.commit(&k, commit("s1", 0)).await.unwrap();
+        store.claim_partition(5, "node-b").await.unwrap();
+        assert_eq!(store.commit(&k, commit("s2", 1)).await.unwrap(), 2);
+        // Still compare-and-set on the version.
+        assert_conflict(store.commit(&k, commit("stale", 1)).await, 1, 2);
+        // A session's fence names any partition the caller chose; a claim of another
+        // partition does not touch it.
+        let epoch = store.claim_partition(6, "node-a").await.unwrap();
+        store.claim_partition(5, "node-c").await.unwrap();
+        let c = commit("s3", 2).with_fence(fence(6, epoch));
+        assert_eq!(store.commit(&k, c).await.unwrap(), 3);
+        assert_eq!(load(store, &k).await, Some(("s3".into(), 3)));
+    }
+
+    pub async fn two_owners_never_commit_the_same_version(store: &dyn SessionStore) {
+        let k = key("contested");
+        store.commit(&k, commit("v1", 0)).await.unwrap();
+        // Owner A claims the partition and loads the session …
+        let epoch_a = store.claim_partition(11, "node-a").await.unwrap();
+        let seen_by_a = store.load(&k).await.unwrap().unwrap().version;
+        // … then the partition moves to B (A has not noticed), which loads it too.
+        let epoch_b = store.claim_partition(11, "node-b").await.unwrap();
+        assert!(epoch_b > epoch_a);
+        let seen_by_b = store.load(&k).await.unwrap().unwrap().version;
+        assert_eq!(seen_by_a, seen_by_b);
+        // A's commit of the next version is fenced; B's succeeds.
+        let from_a = commit_with_record("by-a", seen_by_a, "turn-a").with_fence(fence(11, epoch_a));
+        assert_fenced(store.commit(&k, from_a).await, 11, epoch_a, epoch_b);
+        let from_b = commit_with_record("by-b", seen_by_b, "turn-b").with_fence(fence(11, epoch_b));
+        assert_eq!(store.commit(&k, from_b).await.unwrap(), seen_by_b + 1);
+        // Even if A retries with B's epoch, its version is stale: the CAS refuses it.
+        let retry = commit_with_record("by-a", seen_by_a, "turn-a").with_fence(fence(11, epoch_b));
+        assert_conflict(store.commit(&k, retry).await, seen_by_a, seen_by_b + 1);
+        assert_eq!(load(store, &k).await, Some(("by-b".into(), seen_by_b + 1)));
+        assert_eq!(store.find_turn(&k, "turn-a").await.unwrap(), None);
+        assert!(store.find_turn(&k, "turn-b").await.unwrap().is_some());
     }
 }
 
@@ -274,8 +397,8 @@ fn memory() -> (Arc<dyn SessionStore>, Option<TempDir>) {
 }
 
 /// A private PostgreSQL server per test: real, and isolated.
-async fn postgres() -> (Arc<dyn SessionStore>, common::postgres::PgServer) {
-    let server = common::postgres::PgServer::start();
+async fn postgres() -> (Arc<dyn SessionStore>, turnstile_testkit::PgServer) {
+    let server = turnstile_testkit::PgServer::start();
     let store = PostgresStore::connect(&server.url).await.expect("connect");
     (Arc::new(store), server)
 }
@@ -333,4 +456,9 @@ all_backends!(
     nul_in_keys_is_rejected,
     count_follows_commits_and_deletes,
     writes_after_flush_are_refused,
+    claims_count_up_per_partition,
+    fenced_commit_with_the_current_epoch_succeeds,
+    stale_epoch_is_fenced_and_writes_nothing,
+    unfenced_commits_ignore_epochs,
+    two_owners_never_commit_the_same_version,
 );

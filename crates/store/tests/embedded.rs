@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{TempDir, assert_conflict, commit, commit_with_record, load};
+use common::{TempDir, assert_conflict, assert_fenced, commit, commit_with_record, fence, load};
 use turnstile_store::{
     EmbeddedOptions, EmbeddedStore, SessionKey, SessionStore, StoreError, StoreSpec, open_store,
 };
@@ -35,6 +35,35 @@ async fn commits_survive_flush_and_reopen() {
     assert!(store.find_turn(&key, "r1").await.unwrap().is_some());
     assert_eq!(store.count().await.unwrap(), 1);
     assert_conflict(store.commit(&key, commit("stale", 1)).await, 1, 2);
+}
+
+#[tokio::test]
+async fn claims_survive_reopen() {
+    let dir = TempDir::new("claims");
+    let key = SessionKey::new("p", "u");
+    {
+        let store = open(&dir);
+        assert_eq!(store.claim_partition(3, "node-a").await.unwrap(), 1);
+        assert_eq!(store.claim_partition(3, "node-a").await.unwrap(), 2);
+        assert_eq!(store.claim_partition(4, "node-a").await.unwrap(), 1);
+        let c = commit("s1", 0).with_fence(fence(3, 2));
+        store.commit(&key, c).await.unwrap();
+        assert_eq!(store.stats().claims, 3);
+        // Dropped without flush: a claim is durable when it returns.
+    }
+    let store = open(&dir);
+    assert_fenced(
+        store
+            .commit(&key, commit("s2", 1).with_fence(fence(3, 1)))
+            .await,
+        3,
+        1,
+        2,
+    );
+    assert_eq!(store.stats().fenced, 1);
+    assert_eq!(store.claim_partition(3, "node-a").await.unwrap(), 3);
+    assert_eq!(store.claim_partition(4, "node-a").await.unwrap(), 2);
+    assert_eq!(load(&store, &key).await, Some(("s1".into(), 1)));
 }
 
 #[tokio::test]

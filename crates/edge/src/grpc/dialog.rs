@@ -94,12 +94,7 @@ impl pb::dialog_server::Dialog for DialogService {
     ) -> Result<Response<Self::InteractStreamStream>, Status> {
         let (metadata, _, message) = request.into_parts();
         let (key, input, filter) = prepare(&self.state, &metadata, message)?;
-        let events = self
-            .state
-            .sessions
-            .turn(key, input)
-            .await
-            .map_err(ApiError::from)?;
+        let events = self.state.turn(key, input).await.map_err(ApiError::from)?;
         let stream = futures_util::stream::unfold(Some((events, filter)), |progress| async move {
             let (mut events, filter) = progress?;
             loop {
@@ -145,7 +140,6 @@ impl pb::dialog_server::Dialog for DialogService {
                     None => Err(ApiError::BadRequest("`turn` is required".into())),
                     Some(turn) => match prepare(&state, &metadata, turn) {
                         Ok((key, input, filter)) => state
-                            .sessions
                             .turn(key, input)
                             .await
                             .map(|events| (events, filter))

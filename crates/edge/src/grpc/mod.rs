@@ -29,11 +29,22 @@ pub fn grpc_router(state: AppState) -> axum::Router {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .expect("the compiled descriptor sets are valid");
-    tonic::service::Routes::new(DialogServer::new(dialog::DialogService {
+    let routes = tonic::service::Routes::new(DialogServer::new(dialog::DialogService {
         state: state.clone(),
     }))
-    .add_service(StateServer::new(state::StateService { state }))
+    .add_service(StateServer::new(state::StateService {
+        state: state.clone(),
+    }))
     .add_service(health)
-    .add_service(reflection)
-    .into_axum_router()
+    .add_service(reflection);
+    // A cluster node also serves the internal forwarding service (one router: axum cannot merge
+    // two gRPC routers, each has a fallback).
+    let routes = match &state.cluster {
+        Some(cluster) => routes.add_service(crate::cluster::cluster_server(
+            state.sessions.clone(),
+            cluster.clone(),
+        )),
+        None => routes,
+    };
+    routes.into_axum_router()
 }

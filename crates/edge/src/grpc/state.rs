@@ -36,12 +36,7 @@ impl StateService {
         key: SessionKey,
         op: StateOp,
     ) -> Result<Response<pb::StateResponse>, Status> {
-        let state = self
-            .state
-            .sessions
-            .state(key, op)
-            .await
-            .map_err(ApiError::from)?;
+        let state = self.state.state_op(key, op).await.map_err(ApiError::from)?;
         Ok(Response::new(answer(state)))
     }
 }

@@ -78,11 +78,17 @@ fn routes(state: AppState, with_grpc: bool) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/cluster", get(ops::cluster))
         .with_state(state.clone());
-    let app = if with_grpc {
-        app.merge(crate::grpc_router(state))
-    } else {
-        app
+    // Nodes forward to each other on the advertised (HTTP) address, so the internal service is
+    // always on this listener.
+    let app = match (with_grpc, &state.cluster) {
+        (true, _) => app.merge(crate::grpc_router(state)),
+        (false, Some(cluster)) => app.merge(crate::cluster::cluster_service_router(
+            state.sessions.clone(),
+            cluster.clone(),
+        )),
+        (false, None) => app,
     };
     app.fallback(ops::not_found)
         .layer(DefaultBodyLimit::disable())
@@ -152,7 +158,7 @@ pub(crate) async fn collect_turn(
     key: SessionKey,
     input: TurnInput,
 ) -> Result<(Vec<Trace>, TurnResult), ApiError> {
-    let mut events = state.sessions.turn(key, input).await?;
+    let mut events = state.turn(key, input).await?;
     let mut traces = Vec::new();
     while let Some(event) = events.recv().await {
         match event {

@@ -49,6 +49,23 @@ fn metrics_exporter_prometheus_gauges(state: &AppState) {
     ::metrics::gauge!("turnstile_resident_sessions").set(state.sessions.resident() as f64);
 }
 
+/// The cluster as this node sees it: members, their states, the partitions each owns.
+pub async fn cluster(State(state): State<AppState>) -> Json<serde_json::Value> {
+    match &state.cluster {
+        Some(cluster) => {
+            let mut status = serde_json::to_value(cluster.view().status()).unwrap_or_default();
+            status["clustered"] = json!(true);
+            Json(status)
+        }
+        None => Json(json!({
+            "clustered": false,
+            "nodeId": null,
+            "partitions": turnstile_cluster::PARTITIONS,
+            "members": [],
+        })),
+    }
+}
+
 pub async fn not_found(uri: Uri) -> ApiError {
     ApiError::NotFound(format!("no route for {}", uri.path()))
 }

@@ -20,7 +20,7 @@ pub async fn get_state(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let key = key_of(&state, &headers, &user)?;
-    let found = state.sessions.state(key, StateOp::Get).await?;
+    let found = state.state_op(key, StateOp::Get).await?;
     Ok(state_json(found))
 }
 
@@ -33,7 +33,7 @@ pub async fn put_state(
 ) -> Result<Json<Value>, ApiError> {
     let key = key_of(&state, &headers, &user)?;
     let new_state = parse_state(body)?;
-    let saved = state.sessions.state(key, StateOp::Put(new_state)).await?;
+    let saved = state.state_op(key, StateOp::Put(new_state)).await?;
     Ok(state_json(saved))
 }
 
@@ -45,10 +45,7 @@ pub async fn reset_state(
 ) -> Result<Json<Value>, ApiError> {
     let key = key_of(&state, &headers, &user)?;
     let version = version_of(&headers);
-    let saved = state
-        .sessions
-        .state(key, StateOp::Reset { version })
-        .await?;
+    let saved = state.state_op(key, StateOp::Reset { version }).await?;
     Ok(state_json(saved))
 }
 
@@ -59,7 +56,7 @@ pub async fn delete_state(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let key = key_of(&state, &headers, &user)?;
-    state.sessions.state(key, StateOp::Delete).await?;
+    state.state_op(key, StateOp::Delete).await?;
     Ok(StatusCode::OK.into_response())
 }
 
@@ -77,8 +74,7 @@ pub async fn patch_variables(
         ));
     };
     let saved = state
-        .sessions
-        .state(key, StateOp::PatchVariables(variables))
+        .state_op(key, StateOp::PatchVariables(variables))
         .await?;
     Ok(state_json(saved))
 }

@@ -48,7 +48,7 @@ pub async fn interact_stream(
         stop_all: body.config.stop_all,
     };
     let filter = TraceFilter::new(&body.config);
-    let events = state.sessions.turn(key, input).await?;
+    let events = state.turn(key, input).await?;
     Ok(Sse::new(sse_events(events, filter)).keep_alive(KeepAlive::default()))
 }
 

@@ -14,7 +14,7 @@ use redb::{Database, ReadTransaction};
 use tokio::sync::oneshot;
 
 use self::writer::{Counters, Request, Writer};
-use crate::key::validate_idempotency_key;
+use crate::key::{validate_idempotency_key, validate_owner};
 use crate::{Commit, SessionKey, SessionStore, StoreError, StoredSession, TurnRecord};
 
 /// Tuning of the [`EmbeddedStore`]'s group-commit writer.
@@ -64,10 +64,14 @@ pub struct StoreStats {
     pub commits: u64,
     /// Commits refused with [`StoreError::Conflict`].
     pub conflicts: u64,
+    /// Commits refused with [`StoreError::Fenced`].
+    pub fenced: u64,
     /// Deletes carried out (including of absent sessions).
     pub deletes: u64,
+    /// Partition claims written ([`SessionStore::claim_partition`]).
+    pub claims: u64,
     /// Write transactions committed, i.e. fsyncs. A batch that changed nothing (only
-    /// conflicts or deletes of absent sessions) is not committed and not counted.
+    /// refused commits or deletes of absent sessions) is not committed and not counted.
     pub batches: u64,
 }
 
@@ -216,6 +220,13 @@ impl SessionStore for EmbeddedStore {
         commit.validate()?;
         let key = key.clone();
         self.write(|reply| Request::Commit { key, commit, reply })
+            .await
+    }
+
+    async fn claim_partition(&self, partition: u32, owner: &str) -> Result<u64, StoreError> {
+        // The embedded store is single-node: the owner is checked, not stored.
+        validate_owner(owner)?;
+        self.write(|reply| Request::Claim { partition, reply })
             .await
     }
 

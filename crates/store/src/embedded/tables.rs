@@ -25,6 +25,10 @@ const TURNS: TableDefinition<(&str, &str, &str), (u64, &[u8])> = TableDefinition
 /// that the oldest can be dropped. Every `TURNS` row has exactly one row here.
 const TURN_ORDER: TableDefinition<(&str, &str, u64), &str> = TableDefinition::new("turn_order");
 
+/// Partition → its current epoch (the number of times it was claimed). A partition without a
+/// row was never claimed: epoch 0.
+const PARTITIONS: TableDefinition<u32, u64> = TableDefinition::new("partitions");
+
 /// Creates the tables if the database is new, so that read transactions can open them.
 pub(super) fn create(db: &Database) -> Result<(), redb::Error> {
     let txn = db.begin_write()?;
@@ -38,6 +42,7 @@ pub(super) struct Tables<'txn> {
     sessions: Table<'txn, (&'static str, &'static str), (u64, &'static [u8])>,
     turns: Table<'txn, (&'static str, &'static str, &'static str), (u64, &'static [u8])>,
     order: Table<'txn, (&'static str, &'static str, u64), &'static str>,
+    partitions: Table<'txn, u32, u64>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -46,17 +51,41 @@ impl<'txn> Tables<'txn> {
             sessions: txn.open_table(SESSIONS)?,
             turns: txn.open_table(TURNS)?,
             order: txn.open_table(TURN_ORDER)?,
+            partitions: txn.open_table(PARTITIONS)?,
         })
     }
 
-    /// Applies one commit if its expected version matches what this transaction sees.
-    /// The outer error is a storage failure (the whole transaction must be abandoned); the
-    /// inner one is this commit's conflict.
+    /// The partition's current epoch (0 = never claimed).
+    fn epoch(&self, partition: u32) -> Result<u64, redb::Error> {
+        Ok(self.partitions.get(partition)?.map_or(0, |e| e.value()))
+    }
+
+    /// Raises the partition's epoch by one and returns it. The outer error is a storage
+    /// failure; the inner one an epoch overflow (nothing written).
+    pub(super) fn claim(&mut self, partition: u32) -> Result<Result<u64, StoreError>, redb::Error> {
+        let Some(epoch) = self.epoch(partition)?.checked_add(1) else {
+            return Ok(Err(StoreError::Backend(
+                "partition epoch overflow".to_owned(),
+            )));
+        };
+        self.partitions.insert(partition, epoch)?;
+        Ok(Ok(epoch))
+    }
+
+    /// Applies one commit if its fence (if any) and expected version match what this
+    /// transaction sees. The outer error is a storage failure (the whole transaction must be
+    /// abandoned); the inner one is this commit's conflict or fencing.
     pub(super) fn commit(
         &mut self,
         key: &SessionKey,
         commit: &Commit,
     ) -> Result<Result<u64, StoreError>, redb::Error> {
+        if let Some(fence) = commit.fence {
+            let current = self.epoch(fence.partition)?;
+            if let Err(fenced) = commit.check_fence(|_| current) {
+                return Ok(Err(fenced));
+            }
+        }
         let (project, user) = (key.project.as_str(), key.user.as_str());
         let found = self
             .sessions

@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 
 use super::tables;
 use super::writer::{Counters, Request, Writer};
-use crate::{Commit, SessionKey, StoreError, StoreStats, TurnRecord};
+use crate::{Commit, Fence, SessionKey, StoreError, StoreStats, TurnRecord};
 
 /// A fresh directory under the system temp dir, removed on drop.
 struct TempDir(std::path::PathBuf);
@@ -114,7 +114,9 @@ fn one_batch_applies_commits_in_arrival_order() {
     let expected_stats = StoreStats {
         commits: 4,
         conflicts: 1,
+        fenced: 0,
         deletes: 0,
+        claims: 0,
         batches: 1,
     };
     assert_eq!(f.counters.snapshot(), expected_stats);
@@ -128,6 +130,75 @@ fn one_batch_applies_commits_in_arrival_order() {
             .is_none()
     );
     assert!(tables::find_turn(&txn, &key, "turn-b").unwrap().is_some());
+}
+
+#[test]
+fn claims_and_fenced_commits_apply_in_arrival_order_within_a_batch() {
+    let f = fixture(16, Duration::ZERO);
+    let key = SessionKey::new("p", "u");
+    let fenced = |expected: u64, epoch: u64| {
+        let (reply, answer) = oneshot::channel();
+        let commit = Commit::new(format!("e{epoch}").into_bytes(), expected).with_fence(Fence {
+            partition: 7,
+            epoch,
+        });
+        let key = key.clone();
+        (Request::Commit { key, commit, reply }, answer)
+    };
+    let claim = |partition: u32| {
+        let (reply, answer) = oneshot::channel();
+        (Request::Claim { partition, reply }, answer)
+    };
+    let mut batch = Vec::new();
+    let mut answers = Vec::new();
+    for (request, answer) in [
+        fenced(0, 0), // never claimed: epoch 0 matches
+        claim(7),     // -> 1
+        fenced(1, 0), // stale now
+        fenced(1, 1),
+        claim(8), // another partition: its own count
+        claim(7), // -> 2
+        fenced(2, 1),
+    ] {
+        batch.push(request);
+        answers.push(answer);
+    }
+
+    f.writer.process(&mut batch);
+
+    let results: Vec<_> = answers.into_iter().map(version).collect();
+    assert!(matches!(results[0], Ok(1)), "{results:?}");
+    assert!(matches!(results[1], Ok(1)), "{results:?}");
+    assert!(
+        matches!(
+            results[2],
+            Err(StoreError::Fenced {
+                partition: 7,
+                epoch: 0,
+                current: 1
+            })
+        ),
+        "{results:?}"
+    );
+    assert!(matches!(results[3], Ok(2)), "{results:?}");
+    assert!(matches!(results[4], Ok(1)), "{results:?}");
+    assert!(matches!(results[5], Ok(2)), "{results:?}");
+    assert!(
+        matches!(results[6], Err(StoreError::Fenced { current: 2, .. })),
+        "{results:?}"
+    );
+    let expected_stats = StoreStats {
+        commits: 2,
+        conflicts: 0,
+        fenced: 2,
+        deletes: 0,
+        claims: 3,
+        batches: 1,
+    };
+    assert_eq!(f.counters.snapshot(), expected_stats);
+    let txn = tables::begin_read(&f.db).unwrap();
+    let stored = tables::load(&txn, &key).unwrap().unwrap();
+    assert_eq!((stored.state.as_slice(), stored.version), (&b"e1"[..], 2));
 }
 
 #[test]
@@ -149,7 +220,9 @@ fn a_batch_that_changes_nothing_is_not_fsynced() {
     let expected_stats = StoreStats {
         commits: 0,
         conflicts: 1,
+        fenced: 0,
         deletes: 1,
+        claims: 0,
         batches: 0,
     };
     assert_eq!(f.counters.snapshot(), expected_stats);

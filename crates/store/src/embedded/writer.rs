@@ -5,8 +5,10 @@
 //! one redb write transaction, commits it once with [`Durability::Immediate`] (one fsync), then
 //! answers every request. Each commit's compare-and-set is checked against what the
 //! transaction sees, so two commits to one key in one batch behave as if run one after the
-//! other; a conflicting commit is answered `Conflict` and the others still commit. If the
-//! transaction fails, every write of the batch gets the error.
+//! other; a conflicting commit is answered `Conflict` and the others still commit. Partition
+//! claims are writes of the same queue, so a fenced commit queued after a claim sees the
+//! claim's epoch, and a claim is acknowledged only once fsynced. If the transaction fails,
+//! every write of the batch gets the error.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +33,10 @@ pub(super) enum Request {
         key: SessionKey,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
+    Claim {
+        partition: u32,
+        reply: oneshot::Sender<Result<u64, StoreError>>,
+    },
     /// Finish this batch and stop; requests queued after it are dropped (their callers get
     /// [`StoreError::Closed`]).
     Shutdown { reply: oneshot::Sender<()> },
@@ -41,7 +47,9 @@ pub(super) enum Request {
 pub(super) struct Counters {
     commits: AtomicU64,
     conflicts: AtomicU64,
+    fenced: AtomicU64,
     deletes: AtomicU64,
+    claims: AtomicU64,
     batches: AtomicU64,
 }
 
@@ -50,7 +58,9 @@ impl Counters {
         StoreStats {
             commits: self.commits.load(Ordering::Relaxed),
             conflicts: self.conflicts.load(Ordering::Relaxed),
+            fenced: self.fenced.load(Ordering::Relaxed),
             deletes: self.deletes.load(Ordering::Relaxed),
+            claims: self.claims.load(Ordering::Relaxed),
             batches: self.batches.load(Ordering::Relaxed),
         }
     }
@@ -60,6 +70,7 @@ impl Counters {
 enum Outcome {
     Commit(Result<u64, StoreError>),
     Delete,
+    Claim(Result<u64, StoreError>),
     Shutdown,
 }
 
@@ -141,6 +152,7 @@ impl Writer {
                     let _ = match request {
                         Request::Commit { reply, .. } => reply.send(Err(failure())).ok(),
                         Request::Delete { reply, .. } => reply.send(Err(failure())).ok(),
+                        Request::Claim { reply, .. } => reply.send(Err(failure())).ok(),
                         Request::Shutdown { reply } => reply.send(()).ok(),
                     };
                 }
@@ -167,6 +179,11 @@ impl Writer {
                         changed |= tables.delete(key)?;
                         Outcome::Delete
                     }
+                    Request::Claim { partition, .. } => {
+                        let result = tables.claim(*partition)?;
+                        changed |= result.is_ok();
+                        Outcome::Claim(result)
+                    }
                     Request::Shutdown { .. } => Outcome::Shutdown,
                 });
             }
@@ -187,6 +204,7 @@ impl Writer {
             (Request::Commit { reply, .. }, Outcome::Commit(result)) => {
                 let counter = match result {
                     Ok(_) => &self.counters.commits,
+                    Err(StoreError::Fenced { .. }) => &self.counters.fenced,
                     Err(_) => &self.counters.conflicts,
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
@@ -195,6 +213,12 @@ impl Writer {
             (Request::Delete { reply, .. }, Outcome::Delete) => {
                 self.counters.deletes.fetch_add(1, Ordering::Relaxed);
                 let _ = reply.send(Ok(()));
+            }
+            (Request::Claim { reply, .. }, Outcome::Claim(result)) => {
+                if result.is_ok() {
+                    self.counters.claims.fetch_add(1, Ordering::Relaxed);
+                }
+                let _ = reply.send(result);
             }
             (Request::Shutdown { reply }, Outcome::Shutdown) => {
                 let _ = reply.send(());

@@ -2,11 +2,9 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
-pub mod postgres;
-
 use std::path::{Path, PathBuf};
 
-use turnstile_store::{Commit, SessionKey, SessionStore, StoreError, TurnRecord};
+use turnstile_store::{Commit, Fence, SessionKey, SessionStore, StoreError, TurnRecord};
 
 /// A fresh directory under the system temp dir, removed on drop. The store creates it when it
 /// opens, so it starts absent.
@@ -60,5 +58,32 @@ pub fn assert_conflict<T: std::fmt::Debug>(
         other => {
             panic!("expected Conflict {{ expected: {expected}, found: {found} }}, got {other:?}")
         }
+    }
+}
+
+/// The fencing token of `partition` at `epoch`.
+pub fn fence(partition: u32, epoch: u64) -> Fence {
+    Fence { partition, epoch }
+}
+
+/// Asserts that `result` is a fencing refusal with these values.
+pub fn assert_fenced<T: std::fmt::Debug>(
+    result: Result<T, StoreError>,
+    partition: u32,
+    epoch: u64,
+    current: u64,
+) {
+    match result {
+        Err(StoreError::Fenced {
+            partition: p,
+            epoch: e,
+            current: c,
+        }) => {
+            assert_eq!((p, e, c), (partition, epoch, current), "fenced values");
+        }
+        other => panic!(
+            "expected Fenced {{ partition: {partition}, epoch: {epoch}, current: {current} }}, \
+             got {other:?}"
+        ),
     }
 }

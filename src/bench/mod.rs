@@ -7,6 +7,11 @@
 //! 2. `Converse` throughput over one gRPC stream and over several;
 //! 3. latency (open loop) at half of turnstile's throughput: p50, p99;
 //! 4. resident memory per session, from the server's RSS before and after N sessions.
+//!
+//! With `--postgres URL` it measures the cluster instead ([`cluster`]): turns/s with the
+//! PostgreSQL store against the embedded store, and a forwarded turn against a local one.
+
+mod cluster;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -41,6 +46,10 @@ pub struct BenchArgs {
     /// The store of the measured server (`embedded` or `memory`).
     #[arg(long, default_value = "embedded")]
     pub store: String,
+    /// Measure the PostgreSQL store and forwarding between two nodes instead, on this
+    /// database (its turnstile tables are created if missing).
+    #[arg(long)]
+    pub postgres: Option<String>,
 }
 
 /// The four turns of one pizza order, repeated by every simulated user.
@@ -113,6 +122,9 @@ async fn run_in(args: &BenchArgs, work: &Path) -> anyhow::Result<()> {
     let agent = std::fs::canonicalize(&args.agent)
         .with_context(|| format!("cannot find the agent {}", args.agent.display()))?;
     let agent = agent.to_str().context("agent path is not UTF-8")?;
+    if let Some(url) = &args.postgres {
+        return cluster::run(args, agent, url, work).await;
+    }
     let data = work.join("db");
     let server = spawn(&[
         "serve",
@@ -232,12 +244,25 @@ async fn closed_loop(
     duration: Duration,
     tag: &str,
 ) -> anyhow::Result<f64> {
+    let users = (0..connections).map(|w| format!("{tag}-{w}")).collect();
+    closed_loop_users(client, addr, users, duration).await
+}
+
+/// Each of `users` runs pizza orders back to back, on its own connection, for `duration`;
+/// returns turns/s.
+async fn closed_loop_users(
+    client: &reqwest::Client,
+    addr: SocketAddr,
+    users: Vec<String>,
+    duration: Duration,
+) -> anyhow::Result<f64> {
     let done = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + duration;
     let started = Instant::now();
-    let workers: Vec<_> = (0..connections)
-        .map(|w| {
-            let (client, done, user) = (client.clone(), done.clone(), format!("{tag}-{w}"));
+    let workers: Vec<_> = users
+        .into_iter()
+        .map(|user| {
+            let (client, done) = (client.clone(), done.clone());
             tokio::spawn(async move {
                 let turns = conversation();
                 let mut i = 0usize;

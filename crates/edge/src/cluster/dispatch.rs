@@ -1,0 +1,165 @@
+//! Where a session request runs: here when this node owns the session (or there is no
+//! cluster), otherwise on its owner, through the internal `Cluster` service.
+//!
+//! The sender follows `NOT_OWNER` hints and waits out a dead owner until the view drops it, at
+//! most [`MAX_HOPS`] times; after that the client gets a retryable error (HTTP 503, gRPC
+//! `UNAVAILABLE`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use turnstile_cluster::{ForwardError, MAX_HOPS, View};
+use turnstile_engine::SessionState;
+use turnstile_proto::v1 as pb;
+use turnstile_proto::v1::forward_request::Op;
+use turnstile_session::SessionKey;
+use turnstile_session::{SessionError, StateOp, TurnEvent, TurnInput, TurnStream};
+
+use super::{ClusterHandle, wire};
+use crate::AppState;
+
+/// How long a sender waits for the view to change after the owner could not be reached.
+const UNREACHABLE_WAIT: Duration = Duration::from_secs(2);
+
+/// Where one attempt goes.
+enum Target {
+    Local,
+    Remote { id: String, addr: String },
+}
+
+impl AppState {
+    /// Runs a turn where the session lives; traces stream back as the owner produces them.
+    pub(crate) async fn turn(
+        &self,
+        key: SessionKey,
+        input: TurnInput,
+    ) -> Result<TurnStream, SessionError> {
+        let Some(cluster) = &self.cluster else {
+            return self.sessions.turn(key, input).await;
+        };
+        let op = Op::Turn(wire::turn_to_pb(&input));
+        match forward(cluster, &key, op).await? {
+            None => self.sessions.turn(key, input).await,
+            Some(mut stream) => {
+                let (events, receiver) = mpsc::unbounded_channel();
+                tokio::spawn(async move {
+                    let mut finished = false;
+                    while let Ok(Some(message)) = stream.message().await {
+                        let event = wire::turn_event_from_pb(message);
+                        finished = !matches!(event, TurnEvent::Trace(_));
+                        let _ = events.send(event);
+                        if finished {
+                            break;
+                        }
+                    }
+                    if !finished {
+                        let _ = events.send(TurnEvent::Failed(SessionError::Unavailable(
+                            "the session's node failed during the turn, which may or may not \
+                             have been saved; retry with the same idempotency key"
+                                .into(),
+                        )));
+                    }
+                });
+                Ok(receiver)
+            }
+        }
+    }
+
+    /// Reads or changes a session's state where the session lives.
+    pub(crate) async fn state_op(
+        &self,
+        key: SessionKey,
+        op: StateOp,
+    ) -> Result<Option<SessionState>, SessionError> {
+        let Some(cluster) = &self.cluster else {
+            return self.sessions.state(key, op).await;
+        };
+        match forward(cluster, &key, Op::State(wire::op_to_pb(&op))).await? {
+            None => self.sessions.state(key, op).await,
+            Some(mut stream) => wire::state_outcome_from_pb(stream.message().await.ok().flatten()),
+        }
+    }
+}
+
+/// Sends `op` to the session's owner. `Ok(None)`: this node owns it, run it here.
+async fn forward(
+    cluster: &ClusterHandle,
+    key: &SessionKey,
+    op: Op,
+) -> Result<Option<tonic::Streaming<pb::ForwardEvent>>, SessionError> {
+    let mut hint: Option<(String, String)> = None;
+    let mut last_error = String::from("no node is ready");
+    for hops in 0..=MAX_HOPS {
+        let view = cluster.view();
+        let target = match hint.take() {
+            Some((id, addr)) if id != cluster.node_id => Target::Remote { id, addr },
+            _ => {
+                let route = view.route(&key.project, &key.user);
+                match route.owner {
+                    None => {
+                        wait_for_change(cluster, &view).await;
+                        continue;
+                    }
+                    Some(_) if route.is_local => Target::Local,
+                    Some(owner) => Target::Remote {
+                        id: owner.id.clone(),
+                        addr: owner.addr.clone(),
+                    },
+                }
+            }
+        };
+        let Target::Remote { id, addr } = target else {
+            return Ok(None);
+        };
+        let request = pb::ForwardRequest {
+            project: key.project.clone(),
+            user_id: key.user.clone(),
+            hops,
+            from_node: cluster.node_id.clone(),
+            op: Some(op.clone()),
+        };
+        metrics::counter!("turnstile_forwarded_total").increment(1);
+        match cluster
+            .peers
+            .forward(&addr, request, cluster.forward_deadline)
+            .await
+        {
+            Ok(stream) => return Ok(Some(stream)),
+            Err(ForwardError::NotOwner {
+                hint: not_owner, ..
+            }) => {
+                tracing::debug!(node = %id, owner = %not_owner.owner_id, "NOT_OWNER");
+                last_error = format!("{id} no longer owns the session");
+                if not_owner.owner_id.is_empty() || not_owner.owner_id == cluster.node_id {
+                    // The views disagree about this node: wait for ours to catch up.
+                    wait_for_change(cluster, &view).await;
+                } else {
+                    hint = Some((not_owner.owner_id, not_owner.owner_addr));
+                }
+            }
+            Err(ForwardError::Unreachable { message, .. }) => {
+                tracing::debug!(node = %id, "cannot reach the owner: {message}");
+                last_error = format!("cannot reach {id}: {message}");
+                // The owner is probably gone: once the view drops it, the session has a new owner.
+                wait_for_change(cluster, &view).await;
+            }
+            Err(ForwardError::Refused { status, .. }) => {
+                return Err(SessionError::Unavailable(format!(
+                    "{id} refused the request: {}",
+                    status.message()
+                )));
+            }
+        }
+    }
+    Err(SessionError::Unavailable(format!(
+        "{last_error}; the cluster view is changing, retry"
+    )))
+}
+
+/// Waits (boundedly) for a newer view than `seen`.
+async fn wait_for_change(cluster: &ClusterHandle, seen: &Arc<View>) {
+    let mut views = cluster.views.clone();
+    let newer = views.wait_for(|current| !Arc::ptr_eq(current, seen));
+    let _ = tokio::time::timeout(UNREACHABLE_WAIT, newer).await;
+}
