@@ -243,3 +243,51 @@ async fn a_panicking_turn_fails_that_request_only() {
         .unwrap();
     assert_eq!(state.variables["n"], 2);
 }
+
+/// A placement whose partition is the user id's length, owning what `owned` allows.
+struct Switchable {
+    owned: std::sync::Mutex<Vec<u32>>,
+}
+
+impl turnstile_session::Placement for Switchable {
+    fn node_id(&self) -> &str {
+        "me"
+    }
+    fn partition(&self, key: &SessionKey) -> u32 {
+        key.user.len() as u32
+    }
+    fn owns(&self, partition: u32) -> bool {
+        self.owned.lock().unwrap().contains(&partition)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_of_lost_partitions_stop_and_claims_need_ownership() {
+    let placement = Arc::new(Switchable {
+        owned: std::sync::Mutex::new(vec![1, 2]),
+    });
+    let catalog = AgentCatalog::new([Project::single("p", agent("http://127.0.0.1:9/"))]);
+    let sessions = Sessions::start_placed(
+        Arc::new(MemoryStore::new()),
+        Arc::new(catalog),
+        SessionConfig::default(),
+        Some(placement.clone()),
+    )
+    .await
+    .unwrap();
+    for user in ["a", "b", "cc", "dd"] {
+        turn(&sessions, user, Request::Launch).await.unwrap();
+    }
+    assert_eq!(sessions.resident(), 4);
+    // Partition 2 moves away: its two sessions stop, partition 1's stay.
+    placement.owned.lock().unwrap().retain(|p| *p != 2);
+    assert_eq!(sessions.release_partitions(&[2]), 2);
+    assert_eq!(sessions.resident(), 2);
+    assert_eq!(turn(&sessions, "a", text()).await.unwrap(), ["2"]);
+    // A request that still reaches this node for a lost partition cannot claim it.
+    let refused = turn(&sessions, "cc", text()).await.unwrap_err();
+    assert!(matches!(refused, SessionError::Moved), "{refused}");
+    // Once the partition is back, the session continues from the store.
+    placement.owned.lock().unwrap().push(2);
+    assert_eq!(turn(&sessions, "cc", text()).await.unwrap(), ["2"]);
+}

@@ -47,12 +47,12 @@ impl AppState {
                     let mut finished = false;
                     while let Ok(Some(message)) = stream.message().await {
                         let event = wire::turn_event_from_pb(message);
-                        finished = !matches!(event, TurnEvent::Trace(_));
+                        finished |= !matches!(event, TurnEvent::Trace(_));
                         let _ = events.send(event);
-                        if finished {
-                            break;
-                        }
                     }
+                    // Read to the end (the owner's status) rather than dropping the stream
+                    // after the last event: each dropped stream is a reset, and a peer that
+                    // sees many resets closes the whole connection.
                     if !finished {
                         let _ = events.send(TurnEvent::Failed(SessionError::Unavailable(
                             "the session's node failed during the turn, which may or may not \
@@ -77,7 +77,12 @@ impl AppState {
         };
         match forward(cluster, &key, Op::State(wire::op_to_pb(&op))).await? {
             None => self.sessions.state(key, op).await,
-            Some(mut stream) => wire::state_outcome_from_pb(stream.message().await.ok().flatten()),
+            Some(mut stream) => {
+                let outcome = stream.message().await.ok().flatten();
+                // To the end of the stream, not dropped early (see `turn`).
+                while let Ok(Some(_)) = stream.message().await {}
+                wire::state_outcome_from_pb(outcome)
+            }
         }
     }
 }
