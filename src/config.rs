@@ -66,9 +66,12 @@ pub struct ProjectFile {
     pub production_agent: Option<PathBuf>,
     #[serde(default)]
     pub api_keys: Vec<String>,
-    /// Enables the keyless widget routes (`/public/{id}/…`).
+    /// Enables the keyless widget routes (`/public/{id}/…`) and the web chat page.
     #[serde(default)]
     pub public: bool,
+    /// `[projects.channels]`: Slack, Telegram, voice (docs/channels.md).
+    #[serde(default)]
+    pub channels: turnstile_channels::ChannelsConfig,
 }
 
 impl FileConfig {

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use axum::serve::ListenerExt;
+use turnstile_channels::ChannelsConfig;
+use turnstile_edge::channels::ChannelSettings;
 use turnstile_edge::cluster::{ClusterHandle, ViewPlacement, spawn_rebalancer};
 use turnstile_edge::{
     AppState, Auth, EdgeLimits, grpc_router, http_router, install_metrics, router,
@@ -38,8 +40,8 @@ pub fn load_agent(path: &Path) -> anyhow::Result<Agent> {
     Ok(load_agent_str(&path.display().to_string(), &source)?)
 }
 
-/// Projects and who may use them.
-fn projects(settings: &ServeSettings) -> anyhow::Result<(Vec<Project>, Auth)> {
+/// Projects, who may use them, and their channels.
+fn projects(settings: &ServeSettings) -> anyhow::Result<(Vec<Project>, Auth, ChannelSettings)> {
     match (&settings.agent, settings.file.projects.is_empty()) {
         (Some(_), false) => bail!(
             "use either --agent (development mode: one open project) or [[projects]] in the \
@@ -51,16 +53,20 @@ fn projects(settings: &ServeSettings) -> anyhow::Result<(Vec<Project>, Auth)> {
         ),
         (Some(agent), true) => {
             let agent = Arc::new(load_agent(agent)?);
+            let channels = ChannelsConfig::from_env(|name| std::env::var(name).ok());
             Ok((
                 vec![Project::single("default", agent)],
                 Auth::open("default"),
+                ChannelSettings::new([("default".to_owned(), channels)]),
             ))
         }
         (None, false) => {
             let mut projects = Vec::new();
             let mut keys = Vec::new();
             let mut public = Vec::new();
+            let mut channels = Vec::new();
             for p in &settings.file.projects {
+                channels.push((p.id.clone(), p.channels.clone()));
                 let development = Arc::new(load_agent(&p.agent)?);
                 let production = match &p.production_agent {
                     Some(path) => Arc::new(load_agent(path)?),
@@ -77,14 +83,14 @@ fn projects(settings: &ServeSettings) -> anyhow::Result<(Vec<Project>, Auth)> {
             let auth = public
                 .into_iter()
                 .fold(Auth::with_keys(keys), |auth, p| auth.with_public(p));
-            Ok((projects, auth))
+            Ok((projects, auth, ChannelSettings::new(channels)))
         }
     }
 }
 
 pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     let limits = Limits::from(&settings.file.limits);
-    let (projects, auth) = projects(&settings)?;
+    let (projects, auth, channels) = projects(&settings)?;
     check_open_mode(settings.listen, !auth.is_open())?;
     if let Some(grpc) = settings.grpc_listen {
         check_open_mode(grpc, !auth.is_open())?;
@@ -156,6 +162,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         metrics: install_metrics(),
         ready: ready.clone(),
         cluster,
+        channels: Arc::new(channels),
     };
     let grpc_listener = match settings.grpc_listen {
         Some(addr) => Some(

@@ -47,6 +47,11 @@ impl Server {
     /// Starts `turnstile serve ARGS --listen 127.0.0.1:0` (unless ARGS has its own `--listen`)
     /// and waits until it listens.
     pub fn start(args: &[&str]) -> Server {
+        Server::start_env(args, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables (e.g. channel secrets).
+    pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Server {
         // The workspace builds reqwest without a default crypto provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
@@ -62,6 +67,7 @@ impl Server {
         if !args.iter().any(|a| a == "--listen") {
             command.args(["--listen", "127.0.0.1:0"]);
         }
+        command.envs(env.iter().copied());
         let mut child = command
             .env("TURNSTILE_LOG", "warn")
             .stdin(Stdio::null())

@@ -7,6 +7,8 @@
 //! * `POST /v2/project/{projectID}/user/{userID}/interact/stream` — Server-Sent Events, one
 //!   `trace` event per trace as the engine emits it, then `end`;
 //! * `/public/{projectID}/…` — the keyless widget routes (CORS), and `/feedback/…`;
+//! * `/channels/slack/…`, `/channels/telegram/…`, `/channels/voice/…` and the web chat page
+//!   `/chat/{projectID}` ([`channels`]);
 //! * `/healthz`, `/readyz`, `/metrics` (Prometheus), `/cluster` (members and partition counts);
 //! * the gRPC API of `proto/turnstile/v1/dialog.proto` ([`grpc_router`]), with gRPC health and
 //!   server reflection.
@@ -17,6 +19,7 @@
 
 mod auth;
 mod body;
+pub mod channels;
 pub mod cluster;
 mod dm;
 mod error;
@@ -62,4 +65,6 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// On a cluster node: the membership view and peers. `None`: a single node.
     pub cluster: Option<Arc<cluster::ClusterHandle>>,
+    /// The projects' Slack, Telegram and voice settings.
+    pub channels: Arc<channels::ChannelSettings>,
 }

@@ -79,6 +79,7 @@ fn routes(state: AppState, with_grpc: bool) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/cluster", get(ops::cluster))
+        .merge(crate::channels::routes())
         .with_state(state.clone());
     // Nodes forward to each other on the advertised (HTTP) address, so the internal service is
     // always on this listener.
