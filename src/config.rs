@@ -155,6 +155,17 @@ mod tests {
         let limits = Limits::from(&config.limits);
         assert_eq!(limits.max_queue, 64);
         assert_eq!(config.store_options.cache_mib, Some(16));
+        let slack = config.projects[0]
+            .channels
+            .slack
+            .as_ref()
+            .expect("slack settings");
+        assert_eq!(
+            slack.commands["/recent_transactions"],
+            "ShowRecentTransactions"
+        );
+        assert!(config.projects[0].channels.voice.is_some());
+        assert!(config.projects[1].channels.telegram.is_none());
     }
 
     #[test]

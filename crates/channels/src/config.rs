@@ -111,7 +111,9 @@ mod tests {
         let env = |name: &str| {
             match name {
                 "TURNSTILE_SLACK_SIGNING_SECRET" => Some("s3cret"),
-                "TURNSTILE_SLACK_COMMANDS" => Some("/recent_transactions=ShowRecentTransactions, /x=Y"),
+                "TURNSTILE_SLACK_COMMANDS" => {
+                    Some("/recent_transactions=ShowRecentTransactions, /x=Y")
+                }
                 "TURNSTILE_TELEGRAM_SECRET_TOKEN" => Some("tg"),
                 "TURNSTILE_VOICE_TOKEN" => Some(""),
                 _ => None,
@@ -120,10 +122,16 @@ mod tests {
         };
         let config = ChannelsConfig::from_env(env);
         let slack = config.slack.unwrap();
-        assert_eq!(slack.commands["/recent_transactions"], "ShowRecentTransactions");
+        assert_eq!(
+            slack.commands["/recent_transactions"],
+            "ShowRecentTransactions"
+        );
         assert_eq!(slack.commands["/x"], "Y");
         let telegram = config.telegram.unwrap();
         assert_eq!(telegram.api_base, "https://api.telegram.org");
-        assert!(config.voice.is_none(), "an empty token leaves voice disabled");
+        assert!(
+            config.voice.is_none(),
+            "an empty token leaves voice disabled"
+        );
     }
 }

@@ -19,6 +19,10 @@ use turnstile_session::{SessionKey, TurnEvent, TurnInput, TurnResult, TurnStream
 use crate::AppState;
 use crate::error::ApiError;
 
+/// The agent version channel users talk to: people on a platform are the agent's audience, so
+/// they get the published version (in development mode both versions are the one agent).
+pub(crate) const CHANNEL_VERSION: &str = "production";
+
 /// The channels of every project, and the HTTP client for answers sent back to platforms
 /// (Slack's `response_url`, the Telegram Bot API).
 #[derive(Debug, Clone, Default)]

@@ -7,6 +7,7 @@ mod state;
 mod stream;
 
 pub(crate) use state::parse_state;
+pub(crate) use stream::{StreamQuery, stream_turn};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

@@ -9,10 +9,11 @@ use std::convert::Infallible;
 
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
+use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use serde::Deserialize;
-use turnstile_session::{TurnEvent, TurnInput, TurnStream};
+use turnstile_session::{SessionKey, TurnEvent, TurnInput, TurnStream};
 
 use super::{idempotency_key, session_key};
 use crate::AppState;
@@ -20,6 +21,7 @@ use crate::body::JsonBody;
 use crate::dm::{StreamBody, TraceFilter, parse_action};
 use crate::error::ApiError;
 
+/// The stream routes' query string.
 #[derive(Debug, Default, Deserialize)]
 pub struct StreamQuery {
     /// The version alias (default `development`).
@@ -33,9 +35,20 @@ pub async fn interact_stream(
     Query(query): Query<StreamQuery>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<StreamBody>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     let project = state.auth.check_project(&headers, &project)?;
     let key = session_key(project, &user)?;
+    stream_turn(&state, key, query, &headers, body).await
+}
+
+/// One turn of `key` as Server-Sent Events: the v2 stream, and the web chat's keyless stream.
+pub(crate) async fn stream_turn(
+    state: &AppState,
+    key: SessionKey,
+    query: StreamQuery,
+    headers: &HeaderMap,
+    body: StreamBody,
+) -> Result<impl IntoResponse + use<>, ApiError> {
     let version = query.environment.unwrap_or_else(|| "development".into());
     let agent = state.sessions.catalog().agent(&key.project, &version)?;
     let request = parse_action(body.action.as_ref(), &agent)?;
@@ -43,13 +56,17 @@ pub async fn interact_stream(
         request,
         version,
         variables: body.variables,
-        idempotency_key: idempotency_key(&headers, body.turn_id)?,
+        idempotency_key: idempotency_key(headers, body.turn_id)?,
         stop_types: body.config.stop_types.clone(),
         stop_all: body.config.stop_all,
     };
     let filter = TraceFilter::new(&body.config);
     let events = state.turn(key, input).await?;
-    Ok(Sse::new(sse_events(events, filter)).keep_alive(KeepAlive::default()))
+    // Proxies that buffer responses (nginx) would hold the traces back until the turn ends.
+    Ok((
+        [("x-accel-buffering", "no")],
+        Sse::new(sse_events(events, filter)).keep_alive(KeepAlive::default()),
+    ))
 }
 
 struct Progress {

@@ -1,1 +1,0 @@
-//! The web chat page: one self-contained HTML file (no build step, no CDN).

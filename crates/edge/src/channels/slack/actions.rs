@@ -1,0 +1,55 @@
+//! `POST /channels/slack/{project}/interactivity`: button clicks.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use turnstile_channels::slack::Interaction;
+
+use super::{
+    bad_request, check_signature, read_body, respond_later, run, slack_config, turn_input,
+};
+use crate::AppState;
+use crate::dm::parse_action;
+use crate::error::ApiError;
+use crate::routes::session_key;
+
+/// Checks the clicked buttons' requests, acknowledges, then runs them in order and posts each
+/// answer to the payload's `response_url`. Other interactions (select menus, modals,
+/// shortcuts) are acknowledged and not run: turnstile renders none of them.
+pub(super) async fn interactivity(
+    State(state): State<AppState>,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let config = slack_config(&state, &project)?;
+    let body = read_body(&state, body).await?;
+    check_signature(&config, &headers, &body)?;
+    let interaction = Interaction::parse(&body).map_err(bad_request)?;
+    if interaction.kind != "block_actions" || interaction.clicks.is_empty() {
+        return Ok(StatusCode::OK.into_response());
+    }
+    let key = session_key(project.clone(), &interaction.user_id())?;
+    // Checked like a DM API action, before Slack is told that the click was taken.
+    let agent = state
+        .sessions
+        .catalog()
+        .agent(&project, crate::channels::CHANNEL_VERSION)?;
+    let inputs = interaction
+        .clicks
+        .into_iter()
+        .map(|click| {
+            let request = parse_action(Some(&click.request), &agent)?;
+            Ok(turn_input(request, click.idempotency_key))
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let response_url = interaction.response_url.unwrap_or_default();
+    tokio::spawn(async move {
+        for input in inputs {
+            let outcome = run(&state, key.clone(), input).await;
+            respond_later(&state, &response_url, outcome).await;
+        }
+    });
+    Ok(StatusCode::OK.into_response())
+}
