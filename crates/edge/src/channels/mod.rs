@@ -25,11 +25,13 @@ pub(crate) const CHANNEL_VERSION: &str = "production";
 
 /// The channels of every project, and the HTTP client for answers sent back to platforms
 /// (Slack's `response_url`, the Telegram Bot API).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct ChannelSettings {
     projects: HashMap<String, ChannelsConfig>,
     /// Outbound calls to the platforms.
     pub http: reqwest::Client,
+    /// Telegram chats with replies in flight, so a chat's replies leave in update order.
+    pub(crate) telegram_lines: std::sync::Arc<telegram::ReplyLines>,
 }
 
 impl ChannelSettings {
@@ -41,6 +43,7 @@ impl ChannelSettings {
                 .timeout(Duration::from_secs(10))
                 .build()
                 .unwrap_or_default(),
+            telegram_lines: Default::default(),
         }
     }
 

@@ -9,6 +9,8 @@
 
 mod outbox;
 
+pub(crate) use outbox::ReplyLines;
+
 use std::time::Duration;
 
 use axum::Router;
@@ -97,7 +99,11 @@ async fn webhook(
         idempotency_key: Some(turn.idempotency_key.clone()),
         ..TurnInput::new(turn.request.clone())
     };
-    let slot = Slot::take(&project, turn.reply_to.chat_id);
+    let slot = Slot::take(
+        &state.channels.telegram_lines,
+        &project,
+        turn.reply_to.chat_id,
+    );
     let events = start_turn(&state, key, input).await?;
     let bot = Bot::new(&state.channels.http, &config);
     let (handed, mut waiting) = oneshot::channel::<Finished>();

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::http::{StatusCode, header};
@@ -24,12 +24,34 @@ type Line = (String, i64);
 /// it is done.
 type Lines = HashMap<Line, (u64, oneshot::Receiver<()>)>;
 
-static LINES: LazyLock<Mutex<Lines>> = LazyLock::new(Default::default);
-static NEXT_SLOT: AtomicU64 = AtomicU64::new(0);
+/// The chats of this server with replies in flight (held by `ChannelSettings`).
+#[derive(Default)]
+pub(crate) struct ReplyLines {
+    lines: Mutex<Lines>,
+    next_slot: AtomicU64,
+}
+
+impl std::fmt::Debug for ReplyLines {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplyLines")
+            .field("chats", &self.lock().len())
+            .finish()
+    }
+}
+
+impl ReplyLines {
+    fn lock(&self) -> MutexGuard<'_, Lines> {
+        // The map stays consistent even if a holder panicked: every operation is a single call.
+        self.lines
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
 
 /// An update's place in its chat's line. Dropping it (after sending, on failure, or when the
 /// request is cancelled) lets the next one go.
 pub(super) struct Slot {
+    lines: Arc<ReplyLines>,
     line: Line,
     id: u64,
     before: Option<oneshot::Receiver<()>>,
@@ -38,14 +60,16 @@ pub(super) struct Slot {
 
 impl Slot {
     /// Joins the end of the line of `chat_id` in `project`.
-    pub(super) fn take(project: &str, chat_id: i64) -> Slot {
+    pub(super) fn take(lines: &Arc<ReplyLines>, project: &str, chat_id: i64) -> Slot {
         let (done, receiver) = oneshot::channel();
-        let id = NEXT_SLOT.fetch_add(1, Ordering::Relaxed);
+        let id = lines.next_slot.fetch_add(1, Ordering::Relaxed);
         let line = (project.to_owned(), chat_id);
-        let before = lines()
+        let before = lines
+            .lock()
             .insert(line.clone(), (id, receiver))
             .map(|(_, before)| before);
         Slot {
+            lines: lines.clone(),
             line,
             id,
             before,
@@ -64,18 +88,11 @@ impl Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut lines = lines();
+        let mut lines = self.lines.lock();
         if lines.get(&self.line).is_some_and(|(id, _)| *id == self.id) {
             lines.remove(&self.line);
         }
     }
-}
-
-fn lines() -> std::sync::MutexGuard<'static, Lines> {
-    // The map stays consistent even if a holder panicked: every operation is a single call.
-    LINES
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A Telegram bot's side of the Bot API.
@@ -199,9 +216,10 @@ mod tests {
 
     #[tokio::test]
     async fn slots_of_a_chat_go_in_the_order_they_were_taken() {
-        let first = Slot::take("p", 1);
-        let mut second = Slot::take("p", 1);
-        let mut other_chat = Slot::take("p", 2);
+        let lines = Arc::new(ReplyLines::default());
+        let first = Slot::take(&lines, "p", 1);
+        let mut second = Slot::take(&lines, "p", 1);
+        let mut other_chat = Slot::take(&lines, "p", 2);
         other_chat.wait_turn().await;
         let waiting = tokio::spawn(async move {
             second.wait_turn().await;
@@ -211,10 +229,10 @@ mod tests {
         assert!(!waiting.is_finished(), "the second waits for the first");
         drop(first);
         let second = waiting.await.unwrap();
-        assert!(lines().contains_key(&("p".to_owned(), 1)));
+        assert!(lines.lock().contains_key(&("p".to_owned(), 1)));
         drop(second);
         drop(other_chat);
-        let lines = lines();
+        let lines = lines.lock();
         assert!(
             !lines.contains_key(&("p".to_owned(), 1)),
             "done lines are removed"
