@@ -249,6 +249,12 @@ async fn bad_input_gets_a_clear_json_error_and_the_session_is_intact() {
             "invalid userID",
         ),
         ("/state/user/", String::new(), 404, "no route"),
+        (
+            "/v2/project/default/user/u1/interact/stream?environment=a&environment=b",
+            r#"{"action": {"type": "launch"}}"#.into(),
+            400,
+            "invalid query string",
+        ),
     ];
     for (path, body, status, message) in cases {
         let (got, error) = server.post(path, &body, &[]).await;

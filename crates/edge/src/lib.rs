@@ -25,6 +25,7 @@ mod dm;
 mod error;
 pub mod grpc;
 mod metrics;
+mod query;
 mod routes;
 
 use std::sync::Arc;

@@ -6,7 +6,7 @@
 //! talk to the agent, exactly as through the `/public/…` widget routes.
 
 use axum::Router;
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,6 +16,7 @@ use crate::AppState;
 use crate::body::JsonBody;
 use crate::dm::StreamBody;
 use crate::error::ApiError;
+use crate::query::QueryString;
 use crate::routes::{StreamQuery, session_key, stream_turn};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -84,7 +85,7 @@ async fn page(
 async fn stream(
     State(state): State<AppState>,
     Path((project, user)): Path<(String, String)>,
-    Query(query): Query<StreamQuery>,
+    QueryString(query): QueryString<StreamQuery>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<StreamBody>,
 ) -> Result<impl IntoResponse, ApiError> {

@@ -1,7 +1,7 @@
 //! `POST /state/user/{userID}/interact`: one turn, answered with the bare array of traces.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use std::borrow::Cow;
 
@@ -15,6 +15,7 @@ use crate::AppState;
 use crate::body::JsonBody;
 use crate::dm::InteractBody;
 use crate::error::ApiError;
+use crate::query::QueryString;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct InteractQuery {
@@ -25,7 +26,7 @@ pub struct InteractQuery {
 pub async fn interact(
     State(state): State<AppState>,
     Path(user): Path<String>,
-    Query(query): Query<InteractQuery>,
+    QueryString(query): QueryString<InteractQuery>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<InteractBody>,
 ) -> Result<Response, ApiError> {

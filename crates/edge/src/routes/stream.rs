@@ -7,7 +7,7 @@
 
 use std::convert::Infallible;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -20,6 +20,7 @@ use crate::AppState;
 use crate::body::JsonBody;
 use crate::dm::{StreamBody, TraceFilter, parse_action};
 use crate::error::ApiError;
+use crate::query::QueryString;
 
 /// The stream routes' query string.
 #[derive(Debug, Default, Deserialize)]
@@ -32,7 +33,7 @@ pub struct StreamQuery {
 pub async fn interact_stream(
     State(state): State<AppState>,
     Path((project, user)): Path<(String, String)>,
-    Query(query): Query<StreamQuery>,
+    QueryString(query): QueryString<StreamQuery>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<StreamBody>,
 ) -> Result<impl IntoResponse, ApiError> {
