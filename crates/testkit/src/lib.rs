@@ -11,6 +11,12 @@
 //! the `postgres` user (its directory owned by it). The server gets `PR_SET_PDEATHSIG`, so it
 //! dies with the test process even when that process is killed.
 //!
+//! Outages can be staged: [`PgServer::stop`] and [`PgServer::start_again`] (or
+//! [`PgServer::restart`]) take the server down and bring it back on the same port with the same
+//! data, and [`PgServer::terminate_connections`] kills the sessions of one database while the
+//! server stays up. [`PgProxy`] relays connections to a server and can cut one at a chosen
+//! message (say, right after a `COMMIT` reached the server, before its answer comes back).
+//!
 //! ```no_run
 //! use turnstile_testkit::PgServer;
 //!
@@ -21,6 +27,10 @@
 //! ```
 
 #![warn(missing_docs)]
+
+mod proxy;
+
+pub use proxy::{Cut, PgProxy};
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -39,7 +49,10 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// so that durability tests mean something.
 #[derive(Debug)]
 pub struct PgServer {
-    child: Child,
+    /// The running server; `None` while [stopped](PgServer::stop).
+    child: Option<Child>,
+    /// The uid and gid the server runs as (when this process is root).
+    user: Option<(u32, u32)>,
     port: u16,
     /// The URL of the server's `postgres` database, as user `turnstile` (a superuser):
     /// `postgres://turnstile@127.0.0.1:<port>/postgres`.
@@ -118,7 +131,8 @@ impl PgServer {
     /// `postgres` user, or if the server does not come up within 30 s.
     pub fn start() -> PgServer {
         let initdb = require("initdb");
-        let postgres = require("postgres");
+        // Checked before initdb, so that a missing server says so at once.
+        require("postgres");
         let user = run_as();
         if is_root() {
             assert!(
@@ -143,14 +157,36 @@ impl PgServer {
             .status()
             .expect("initdb runs");
         assert!(status.success(), "initdb failed in {}", data.display());
-        let port = free_port();
-        let mut server = command(&postgres, user);
+        let mut server = PgServer {
+            child: None,
+            user,
+            port: free_port(),
+            url: String::new(),
+            dir,
+        };
+        server.url = url_for(server.port, "postgres");
+        server.start_again();
         server
-            .args(["-D", data_arg, "-p", &port.to_string()])
+    }
+
+    /// Starts the server again after [`stop`](Self::stop): same port, same data directory, so
+    /// everything committed before the stop is there. Returns once it accepts sessions.
+    ///
+    /// Panics if the server is running, or if it does not come up within 30 s.
+    pub fn start_again(&mut self) {
+        assert!(
+            self.child.is_none(),
+            "the PostgreSQL server is already running"
+        );
+        let data = self.dir.path().join("data");
+        let data_arg = data.to_str().expect("a UTF-8 temporary path");
+        let mut server = command(&require("postgres"), self.user);
+        server
+            .args(["-D", data_arg, "-p", &self.port.to_string()])
             .args(["-c", "listen_addresses=127.0.0.1"])
             .args([
                 "-c",
-                &format!("unix_socket_directories={}", dir.path().display()),
+                &format!("unix_socket_directories={}", self.dir.path().display()),
             ])
             .args(["-c", "fsync=on"])
             .stdout(Stdio::null())
@@ -163,15 +199,66 @@ impl PgServer {
                 Ok(())
             });
         }
-        let child = server.spawn().expect("postgres starts");
-        let mut server = PgServer {
-            child,
-            port,
-            url: url_for(port, "postgres"),
-            dir,
-        };
-        server.wait_until_ready();
-        server
+        self.child = Some(server.spawn().expect("postgres starts"));
+        self.wait_until_ready();
+    }
+
+    /// Stops the server with a fast shutdown (every client is disconnected, committed data is
+    /// kept) and waits until it has exited. Does nothing if it is already stopped.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SIGINT is a fast shutdown: it disconnects clients (SIGTERM would wait for them).
+            // SAFETY: kill has no memory-safety preconditions; the pid is our own child's.
+            unsafe {
+                libc::kill(child.id() as i32, libc::SIGINT);
+            }
+            let _ = child.wait();
+        }
+    }
+
+    /// [Stops](Self::stop) the server and [starts it again](Self::start_again) on the same port
+    /// with the same data: every connection to it is lost, nothing committed is.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.start_again();
+    }
+
+    /// Whether the server runs (it is not [stopped](Self::stop)).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Terminates every client connection to `database` (`pg_terminate_backend`) while the
+    /// server stays up, waits until those sessions have ended, and returns how many there were.
+    ///
+    /// Panics if the server is stopped, if `database` is not a name
+    /// [`create_database`](Self::create_database) accepts, or if `psql` fails.
+    pub fn terminate_connections(&self, database: &str) -> usize {
+        assert!(self.is_running(), "the PostgreSQL server is stopped");
+        check_database_name(database);
+        // The two-argument form waits (up to 10 s) until each session has ended.
+        let sql = format!(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000)) \
+             FROM pg_stat_activity \
+             WHERE datname = '{database}' AND pid <> pg_backend_pid() \
+             AND backend_type = 'client backend'"
+        );
+        let output = Command::new(require("psql"))
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-U", USER, "-d", "postgres", "-At", "-c", &sql])
+            .stdin(Stdio::null())
+            .output()
+            .expect("psql runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "terminating the connections to {database} failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+        stdout
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("psql answered {stdout:?}"))
     }
 
     /// Waits until the server accepts sessions: its port opens a moment before it does
@@ -190,7 +277,8 @@ impl PgServer {
             if ready.success() {
                 return;
             }
-            if let Ok(Some(status)) = self.child.try_wait() {
+            let child = self.child.as_mut().expect("the server was started");
+            if let Ok(Some(status)) = child.try_wait() {
                 panic!("postgres exited while starting: {status}");
             }
             assert!(started.elapsed() < START_TIMEOUT, "postgres did not start");
@@ -254,12 +342,7 @@ fn url_for(port: u16, database: &str) -> String {
 
 impl Drop for PgServer {
     fn drop(&mut self) {
-        // SIGINT is a fast shutdown: it disconnects clients (SIGTERM would wait for them).
-        // SAFETY: kill has no memory-safety preconditions; the pid is our own child's.
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGINT);
-        }
-        let _ = self.child.wait();
+        self.stop();
     }
 }
 
@@ -308,12 +391,120 @@ mod tests {
         let names = String::from_utf8_lossy(&output.stdout);
         assert!(names.lines().any(|n| n == "testkit_a"), "{names}");
         assert!(names.lines().any(|n| n == "testkit-b"), "{names}");
-        let pid = server.child.id();
+        let pid = server.child.as_ref().expect("running").id();
         drop(server);
         // The server is gone once dropped.
         // SAFETY: signal 0 only checks that the process exists.
         let alive = unsafe { libc::kill(pid as i32, 0) } == 0;
         assert!(!alive, "postgres {pid} still runs after drop");
+    }
+
+    /// `psql` on `database` running `sql`, with its output.
+    fn psql(server: &PgServer, database: &str, sql: &str) -> std::process::Output {
+        Command::new(require("psql"))
+            .args(["-h", "127.0.0.1", "-p", &server.port().to_string()])
+            .args(["-U", USER, "-d", database, "-At", "-c", sql])
+            .stdin(Stdio::null())
+            .output()
+            .expect("psql runs")
+    }
+
+    #[test]
+    fn stops_and_starts_again_on_the_same_port_with_the_same_data() {
+        let mut server = PgServer::start();
+        let (port, url) = (server.port(), server.url.clone());
+        server.create_database("kept");
+        let created = psql(
+            &server,
+            "kept",
+            "CREATE TABLE t (v int); INSERT INTO t VALUES (7)",
+        );
+        assert!(created.status.success());
+        server.stop();
+        assert!(!server.is_running());
+        assert!(!psql(&server, "kept", "SELECT 1").status.success());
+        server.stop(); // a second stop does nothing
+        server.start_again();
+        assert!(server.is_running());
+        assert_eq!((server.port(), server.url.as_str()), (port, url.as_str()));
+        let read = psql(&server, "kept", "SELECT v FROM t");
+        assert_eq!(String::from_utf8_lossy(&read.stdout).trim(), "7");
+        server.restart();
+        let read = psql(&server, "kept", "SELECT v FROM t");
+        assert_eq!(String::from_utf8_lossy(&read.stdout).trim(), "7");
+    }
+
+    #[test]
+    fn terminates_the_connections_of_one_database() {
+        let server = PgServer::start();
+        server.create_database("victim");
+        assert_eq!(server.terminate_connections("victim"), 0);
+        let mut sleeper = Command::new(require("psql"))
+            .args(["-h", "127.0.0.1", "-p", &server.port().to_string()])
+            .args(["-U", USER, "-d", "victim", "-c", "SELECT pg_sleep(60)"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("psql runs");
+        let started = Instant::now();
+        loop {
+            let sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = 'victim'";
+            let seen = psql(&server, "postgres", sql);
+            if String::from_utf8_lossy(&seen.stdout).trim() == "1" {
+                break;
+            }
+            assert!(started.elapsed() < START_TIMEOUT, "psql never connected");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(server.terminate_connections("victim"), 1);
+        // The session is gone at once, not after its minute of sleep.
+        let status = sleeper.wait().expect("psql exits");
+        assert!(!status.success());
+        assert!(started.elapsed() < Duration::from_secs(30));
+        assert!(server.is_running());
+    }
+
+    #[test]
+    fn the_proxy_relays_and_cuts_at_the_armed_marker() {
+        let server = PgServer::start();
+        let proxy = PgProxy::start(server.port());
+        assert!(
+            proxy
+                .url("postgres")
+                .ends_with(&format!(":{}/postgres", proxy.port()))
+        );
+        let through = |sql: &str| {
+            Command::new(require("psql"))
+                .args(["-h", "127.0.0.1", "-p", &proxy.port().to_string()])
+                .args(["-U", USER, "-d", "postgres", "-At", "-c", sql])
+                .stdin(Stdio::null())
+                .output()
+                .expect("psql runs")
+        };
+        let answer = through("SELECT 40 + 2");
+        assert_eq!(String::from_utf8_lossy(&answer.stdout).trim(), "42");
+        proxy.cut_at(b"CREATE TABLE never", Cut::BeforeForwarding);
+        assert!(!through("CREATE TABLE never (v int)").status.success());
+        proxy.cut_at(b"CREATE TABLE made", Cut::AfterForwarding);
+        assert!(!through("CREATE TABLE made (v int)").status.success());
+        assert_eq!(proxy.cuts(), 2);
+        // The server acted on the forwarded statement only (it may take a moment to finish).
+        let started = Instant::now();
+        let tables = loop {
+            let sql = "SELECT string_agg(relname, ',') FROM pg_class \
+                       WHERE relname IN ('never', 'made')";
+            let tables = psql(&server, "postgres", sql);
+            let tables = String::from_utf8_lossy(&tables.stdout).trim().to_owned();
+            if !tables.is_empty() || started.elapsed() > Duration::from_secs(10) {
+                break tables;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(tables, "made");
+        // Disarmed after tripping: the relay works again.
+        let answer = through("SELECT 'CREATE TABLE made'");
+        assert!(answer.status.success());
     }
 
     #[test]

@@ -8,7 +8,12 @@
 //! commit: a few round trips for many sessions' turns; see `writer`). Reads use a second
 //! connection, partition claims a third. The schema is created and upgraded on start (see
 //! `schema`).
+//!
+//! Each of the three connections is replaced when it is lost (the server restarted, the
+//! session was terminated, the network failed), lazily and with backoff (see `link`). While
+//! there is none, calls fail with [`StoreError::Backend`] after waiting a few seconds for one.
 
+mod link;
 mod schema;
 mod writer;
 
@@ -16,8 +21,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::{mpsc, oneshot};
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio::time::Instant;
+use tokio_postgres::{Client, Statement};
 
+use self::link::{Dialer, Endpoint, Exclusive, Prepare, Shared};
 use self::writer::{Statements, Write, partition_param, write_loop};
 use crate::key::{SessionKey, validate_idempotency_key, validate_owner};
 use crate::model::{Commit, StoredSession, TurnRecord};
@@ -28,44 +35,79 @@ use crate::{SessionStore, StoreError};
 /// [`connect`](PostgresStore::connect) opens three connections (writes, reads, partition
 /// claims) and migrates the schema; several nodes may connect to one database at once. Tables:
 /// `turnstile_sessions`, `turnstile_turns` (turn records), `turnstile_partitions` (fencing
-/// epochs) and `turnstile_schema_version`. A lost connection is not re-established: the
-/// operations that need it fail with [`StoreError::Backend`].
+/// epochs) and `turnstile_schema_version`.
+///
+/// A lost connection is re-established on the next call that needs it (backoff from 50 ms to
+/// 2 s between attempts), so the store outlives restarts of the database. While the database
+/// is unreachable, a call waits about 5 s for a connection, then fails with
+/// [`StoreError::Backend`]. A commit is never acknowledged unless it is committed: when the
+/// connection is lost after `COMMIT` was sent, the writer asks the server (on a new connection)
+/// whether that transaction committed, and answers [`StoreError::Backend`] when it did not or
+/// when it cannot tell. Reads and claims whose connection is lost under them run once more on a
+/// new connection (a claim that had in fact committed then raises the epoch twice: harmless, as
+/// nothing was fenced with the epoch in between).
 pub struct PostgresStore {
-    reader: Client,
-    reads: ReadStatements,
-    claimer: Client,
-    claim: Statement,
-    writes: Mutex<Option<mpsc::UnboundedSender<Write>>>,
+    reader: Shared<ReadStatements>,
+    claimer: Shared<ClaimStatement>,
+    writes: Mutex<Option<mpsc::UnboundedSender<(Instant, Write)>>>,
     writer: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     closed: AtomicBool,
 }
 
-/// The reader's statements, prepared once.
+/// The reader's statements, prepared on each of its connections.
 struct ReadStatements {
     load: Statement,
     find_turn: Statement,
     count: Statement,
 }
 
-/// A [`StoreError::Backend`] saying what failed and why: the server's own message when it sent
-/// one (a `tokio_postgres::Error` alone displays as just "db error").
-fn backend(context: &str, e: tokio_postgres::Error) -> StoreError {
-    let detail = match std::error::Error::source(&e) {
-        Some(source) => format!("{e}: {source}"),
-        None => e.to_string(),
-    };
-    StoreError::Backend(format!("PostgreSQL {context}: {detail}"))
+impl Prepare for ReadStatements {
+    async fn prepare(client: &Client) -> Result<ReadStatements, StoreError> {
+        Ok(ReadStatements {
+            load: prepare(
+                client,
+                "SELECT version, state FROM turnstile_sessions WHERE project = $1 AND user_id = $2",
+            )
+            .await?,
+            find_turn: prepare(
+                client,
+                "SELECT response FROM turnstile_turns \
+                 WHERE project = $1 AND user_id = $2 AND idempotency_key = $3",
+            )
+            .await?,
+            count: prepare(client, "SELECT count(*) FROM turnstile_sessions").await?,
+        })
+    }
 }
 
-async fn connect(url: &str) -> Result<Client, StoreError> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
+/// The claimer's statement: `(partition, owner)` → the new epoch.
+struct ClaimStatement(Statement);
+
+impl Prepare for ClaimStatement {
+    async fn prepare(client: &Client) -> Result<ClaimStatement, StoreError> {
+        prepare(
+            client,
+            "INSERT INTO turnstile_partitions (partition, epoch, owner) VALUES ($1, 1, $2) \
+             ON CONFLICT (partition) DO UPDATE SET epoch = turnstile_partitions.epoch + 1, \
+             owner = excluded.owner, claimed_at = now() RETURNING epoch",
+        )
         .await
-        .map_err(|e| backend("connect", e))?;
-    // A lost connection shows up as an error on the next call that uses it.
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    Ok(client)
+        .map(ClaimStatement)
+    }
+}
+
+/// A `tokio_postgres::Error` with the server's own message when it sent one (alone it
+/// displays as just "db error").
+fn describe(e: &tokio_postgres::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(source) => format!("{e}: {source}"),
+        None => e.to_string(),
+    }
+}
+
+/// A [`StoreError::Backend`] saying what failed and why.
+fn backend(context: &str, e: tokio_postgres::Error) -> StoreError {
+    StoreError::Backend(format!("PostgreSQL {context}: {}", describe(&e)))
 }
 
 async fn prepare(client: &Client, sql: &str) -> Result<Statement, StoreError> {
@@ -77,41 +119,23 @@ async fn prepare(client: &Client, sql: &str) -> Result<Statement, StoreError> {
 
 impl PostgresStore {
     /// Connects (three connections: writes, reads, claims), creates or upgrades the schema,
-    /// and prepares the statements.
+    /// and prepares the statements. Fails with [`StoreError::Backend`] if the database cannot
+    /// be reached now; after that, lost connections are re-established.
     pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
-        let mut writer = connect(url).await?;
-        schema::migrate(&mut writer).await?;
-        let statements = Statements::prepare(&writer).await?;
-        let reader = connect(url).await?;
-        let reads = ReadStatements {
-            load: prepare(
-                &reader,
-                "SELECT version, state FROM turnstile_sessions WHERE project = $1 AND user_id = $2",
-            )
-            .await?,
-            find_turn: prepare(
-                &reader,
-                "SELECT response FROM turnstile_turns \
-                 WHERE project = $1 AND user_id = $2 AND idempotency_key = $3",
-            )
-            .await?,
-            count: prepare(&reader, "SELECT count(*) FROM turnstile_sessions").await?,
-        };
-        let claimer = connect(url).await?;
-        let claim = prepare(
-            &claimer,
-            "INSERT INTO turnstile_partitions (partition, epoch, owner) VALUES ($1, 1, $2) \
-             ON CONFLICT (partition) DO UPDATE SET epoch = turnstile_partitions.epoch + 1, \
-             owner = excluded.owner, claimed_at = now() RETURNING epoch",
-        )
-        .await?;
+        let endpoint = Endpoint::parse(url)?;
+        // The schema comes first: the writer's statements need its tables.
+        let mut migrator = endpoint.open::<NoStatements>("migration").await?;
+        schema::migrate(&mut migrator.client).await?;
+        drop(migrator);
+        let writer = endpoint.open::<Statements>("writer").await?;
+        let reader = endpoint.open::<ReadStatements>("reader").await?;
+        let claimer = endpoint.open::<ClaimStatement>("claimer").await?;
         let (writes, queue) = mpsc::unbounded_channel();
-        let task = tokio::spawn(write_loop(writer, statements, queue));
+        let writer = Exclusive::new(Dialer::new(endpoint.clone(), "writer"), writer);
+        let task = tokio::spawn(write_loop(writer, queue));
         Ok(PostgresStore {
-            reader,
-            reads,
-            claimer,
-            claim,
+            reader: Shared::new(Dialer::new(endpoint.clone(), "reader"), reader),
+            claimer: Shared::new(Dialer::new(endpoint, "claimer"), claimer),
             writes: Mutex::new(Some(writes)),
             writer: tokio::sync::Mutex::new(Some(task)),
             closed: AtomicBool::new(false),
@@ -121,11 +145,20 @@ impl PostgresStore {
     fn send(&self, write: Write) -> Result<(), StoreError> {
         let writes = self.writes.lock().unwrap_or_else(|e| e.into_inner());
         match writes.as_ref() {
-            Some(sender) if !self.closed.load(Ordering::Acquire) => {
-                sender.send(write).map_err(|_| StoreError::Closed)
-            }
+            Some(sender) if !self.closed.load(Ordering::Acquire) => sender
+                .send((Instant::now(), write))
+                .map_err(|_| StoreError::Closed),
             _ => Err(StoreError::Closed),
         }
+    }
+}
+
+/// Nothing to prepare (the connection that migrates the schema).
+struct NoStatements;
+
+impl Prepare for NoStatements {
+    async fn prepare(_: &Client) -> Result<NoStatements, StoreError> {
+        Ok(NoStatements)
     }
 }
 
@@ -135,9 +168,8 @@ impl SessionStore for PostgresStore {
         key.validate()?;
         let row = self
             .reader
-            .query_opt(&self.reads.load, &[&key.project, &key.user])
-            .await
-            .map_err(|e| backend("load", e))?;
+            .query_opt("load", |s| &s.load, &[&key.project, &key.user])
+            .await?;
         Ok(row.map(|row| StoredSession {
             version: row.get::<_, i64>(0) as u64,
             state: row.get(1),
@@ -165,9 +197,13 @@ impl SessionStore for PostgresStore {
         // hold the partition's row `FOR SHARE` (fenced commits that saw the old epoch).
         let row = self
             .claimer
-            .query_one(&self.claim, &[&partition_param(partition), &owner])
-            .await
-            .map_err(|e| backend("claim partition", e))?;
+            .query_opt(
+                "claim partition",
+                |s| &s.0,
+                &[&partition_param(partition), &owner],
+            )
+            .await?
+            .ok_or_else(|| StoreError::Backend("PostgreSQL claim partition: no epoch".into()))?;
         Ok(row.get::<_, i64>(0) as u64)
     }
 
@@ -191,11 +227,11 @@ impl SessionStore for PostgresStore {
         let row = self
             .reader
             .query_opt(
-                &self.reads.find_turn,
+                "find turn",
+                |s| &s.find_turn,
                 &[&key.project, &key.user, &idempotency_key],
             )
-            .await
-            .map_err(|e| backend("find turn", e))?;
+            .await?;
         Ok(row.map(|row| TurnRecord {
             idempotency_key: idempotency_key.to_owned(),
             response: row.get(0),
@@ -215,9 +251,9 @@ impl SessionStore for PostgresStore {
     async fn count(&self) -> Result<u64, StoreError> {
         let row = self
             .reader
-            .query_one(&self.reads.count, &[])
-            .await
-            .map_err(|e| backend("count", e))?;
+            .query_opt("count", |s| &s.count, &[])
+            .await?
+            .ok_or_else(|| StoreError::Backend("PostgreSQL count: no row".into()))?;
         Ok(row.get::<_, i64>(0) as u64)
     }
 }

@@ -12,14 +12,26 @@
 //! (an update of that row, on another connection) therefore waits for every transaction that
 //! checked the old epoch, and every transaction that checks after the claim sees the new one:
 //! once a claim has returned, no commit fenced with an older epoch can succeed.
+//!
+//! The connection is replaced when it is lost (see `link`); a batch waits for a new one until
+//! [`CONNECT_WAIT`] after its oldest write was queued, then fails. A batch whose connection is
+//! lost before `COMMIT` was sent did not commit, so it runs once more on a new connection. One
+//! whose connection is lost after `COMMIT` was sent is in doubt: each transaction reads its own
+//! id (`txid_current()`, pipelined with the writes), and the writer asks the server on a new
+//! connection whether that transaction committed (`txid_status`). Only `committed` is
+//! acknowledged; anything else fails the batch with [`StoreError::Backend`] (callers retry
+//! with the same idempotency key, which the turn record makes safe).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use futures_util::future::try_join_all;
+use futures_util::future::{try_join, try_join_all};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 use tokio_postgres::{Client, Statement, Transaction};
 
 use super::backend;
+use super::link::{CONNECT_WAIT, Exclusive, Prepare, is_lost};
 use crate::{Commit, Fence, MAX_TURN_RECORDS_PER_SESSION, SessionKey, StoreError};
 
 /// The most writes put into one transaction.
@@ -77,10 +89,14 @@ pub(super) struct Statements {
     trim: Statement,
     delete_session: Statement,
     delete_turns: Statement,
+    /// `()` → the transaction's id (as `txid_current()` numbers it).
+    xid: Statement,
+    /// `(transaction id)` → `committed`, `aborted`, `in progress`, or null if too old.
+    xid_status: Statement,
 }
 
-impl Statements {
-    pub(super) async fn prepare(client: &Client) -> Result<Statements, StoreError> {
+impl Prepare for Statements {
+    async fn prepare(client: &Client) -> Result<Statements, StoreError> {
         let prepare = |sql: &'static str| async move {
             client
                 .prepare(sql)
@@ -129,32 +145,35 @@ impl Statements {
                 "DELETE FROM turnstile_turns WHERE project = $1 AND user_id = $2",
             )
             .await?,
+            xid: prepare("SELECT txid_current()").await?,
+            xid_status: prepare("SELECT txid_status($1)").await?,
         })
     }
 }
 
 /// Applies queued writes in batches, one transaction per batch, until every sender is gone.
+/// Each write comes with the moment it was queued.
 pub(super) async fn write_loop(
-    mut client: Client,
-    statements: Statements,
-    mut queue: mpsc::UnboundedReceiver<Write>,
+    mut link: Exclusive<Statements>,
+    mut queue: mpsc::UnboundedReceiver<(Instant, Write)>,
 ) {
-    while let Some(first) = queue.recv().await {
+    while let Some((queued, first)) = queue.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match queue.try_recv() {
-                Ok(write) => batch.push(write),
+                Ok((_, write)) => batch.push(write),
                 Err(_) => break,
             }
         }
-        match apply(&mut client, &statements, &batch).await {
+        // The first write is the oldest: no write of the batch waits longer for a connection.
+        match run(&mut link, &batch, queued + CONNECT_WAIT).await {
             Ok(results) => {
                 for (write, result) in batch.into_iter().zip(results) {
                     write.answer(result);
                 }
             }
             Err(e) => {
-                let message = e.to_string();
+                let message = message(e);
                 for write in batch {
                     write.answer(Err(StoreError::Backend(message.clone())));
                 }
@@ -163,20 +182,133 @@ pub(super) async fn write_loop(
     }
 }
 
-/// The outer error fails the whole transaction; the inner one is this write's own answer
-/// (a version conflict or a stale fence).
-type Applied = Result<Result<u64, StoreError>, StoreError>;
+/// The text of a [`StoreError::Backend`] (without the variant's "storage failure" prefix).
+fn message(error: StoreError) -> String {
+    match error {
+        StoreError::Backend(message) => message,
+        other => other.to_string(),
+    }
+}
+
+/// The answers of a batch's writes, in batch order.
+type Answers = Vec<Result<u64, StoreError>>;
+
+/// Why a batch's transaction failed.
+enum Failure {
+    /// It did not commit: a statement failed or its connection was lost before `COMMIT` was
+    /// sent, or the server refused the `COMMIT`.
+    Aborted { error: StoreError, lost: bool },
+    /// The connection was lost after `COMMIT` was sent: it may have committed.
+    InDoubt {
+        xid: i64,
+        answers: Answers,
+        error: StoreError,
+    },
+}
+
+/// A statement that failed, and what it was for.
+struct Failed(&'static str, tokio_postgres::Error);
+
+fn failed(context: &'static str) -> impl Fn(tokio_postgres::Error) -> Failed {
+    move |e| Failed(context, e)
+}
+
+impl From<Failed> for Failure {
+    fn from(Failed(context, e): Failed) -> Failure {
+        Failure::Aborted {
+            lost: is_lost(&e),
+            error: backend(context, e),
+        }
+    }
+}
+
+/// Applies the batch, reconnecting if needed; `Ok` only if its transaction committed.
+async fn run(
+    link: &mut Exclusive<Statements>,
+    batch: &[Write],
+    deadline: Instant,
+) -> Result<Answers, StoreError> {
+    let mut again = true;
+    loop {
+        let connected = link.get(deadline).await?;
+        let applied = apply(&mut connected.client, &connected.statements, batch).await;
+        let closed = connected.client.is_closed();
+        match applied {
+            Ok(answers) => return Ok(answers),
+            Err(Failure::Aborted { error, lost }) => {
+                if !(lost || closed) {
+                    return Err(error);
+                }
+                link.forget();
+                // No COMMIT was sent on the lost connection: running the batch again on a new
+                // one cannot apply it twice.
+                if !again {
+                    return Err(error);
+                }
+                again = false;
+            }
+            Err(Failure::InDoubt {
+                xid,
+                answers,
+                error,
+            }) => {
+                link.forget();
+                let error = message(error);
+                return match outcome(link, xid, deadline).await {
+                    Ok(true) => Ok(answers),
+                    Ok(false) => Err(StoreError::Backend(format!(
+                        "{error} (the transaction did not commit)"
+                    ))),
+                    Err(why) => Err(StoreError::Backend(format!(
+                        "{error}; whether the transaction committed is unknown: {why}"
+                    ))),
+                };
+            }
+        }
+    }
+}
+
+/// Whether the transaction `xid`, whose connection was lost after `COMMIT` was sent,
+/// committed: asked on a new connection. `Err` says why it cannot be told.
+async fn outcome(
+    link: &mut Exclusive<Statements>,
+    xid: i64,
+    deadline: Instant,
+) -> Result<bool, String> {
+    loop {
+        let connected = link.get(deadline).await.map_err(message)?;
+        let status = connected
+            .client
+            .query_one(&connected.statements.xid_status, &[&xid])
+            .await;
+        let status: Option<String> = match status {
+            Ok(row) => row.get(0),
+            Err(e) => {
+                if is_lost(&e) {
+                    link.forget();
+                }
+                return Err(message(backend("transaction status", e)));
+            }
+        };
+        match status.as_deref() {
+            Some("committed") => return Ok(true),
+            Some("aborted") => return Ok(false),
+            // Its session has not finished ending yet.
+            Some("in progress") if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => return Err(format!("transaction {xid} is {other:?}")),
+        }
+    }
+}
 
 /// One transaction for the batch; the answer of each write, in batch order.
 async fn apply(
     client: &mut Client,
     statements: &Statements,
     batch: &[Write],
-) -> Result<Vec<Result<u64, StoreError>>, StoreError> {
-    let txn = client
-        .transaction()
-        .await
-        .map_err(|e| backend("begin", e))?;
+) -> Result<Answers, Failure> {
+    let txn = client.transaction().await.map_err(failed("begin"))?;
     // Each session's writes in arrival order; sessions in key order, which is also the order
     // their first statements reach the server (a consistent lock order across nodes).
     let mut sessions: BTreeMap<&SessionKey, Vec<usize>> = BTreeMap::new();
@@ -189,17 +321,31 @@ async fn apply(
         for index in indices {
             answers.push((index, apply_one(shared, statements, &batch[index]).await?));
         }
-        Ok::<_, StoreError>(answers)
+        Ok::<_, Failed>(answers)
     });
-    let mut answers: Vec<_> = try_join_all(per_session)
-        .await?
-        .into_iter()
-        .flatten()
-        .collect();
+    let xid = async {
+        let row = shared.query_one(&statements.xid, &[]).await;
+        Ok::<i64, Failed>(row.map_err(failed("transaction id"))?.get(0))
+    };
+    let (xid, answers) = try_join(xid, try_join_all(per_session)).await?;
+    let mut answers: Vec<_> = answers.into_iter().flatten().collect();
     answers.sort_unstable_by_key(|(index, _)| *index);
-    txn.commit().await.map_err(|e| backend("commit", e))?;
-    Ok(answers.into_iter().map(|(_, answer)| answer).collect())
+    let answers = answers.into_iter().map(|(_, answer)| answer).collect();
+    match txn.commit().await {
+        Ok(()) => Ok(answers),
+        // The server answered: the transaction is rolled back.
+        Err(e) if !is_lost(&e) => Err(Failed("commit", e).into()),
+        Err(e) => Err(Failure::InDoubt {
+            xid,
+            answers,
+            error: backend("commit", e),
+        }),
+    }
 }
+
+/// The outer error fails the whole transaction; the inner one is this write's own answer
+/// (a version conflict or a stale fence).
+type Applied = Result<Result<u64, StoreError>, Failed>;
 
 async fn apply_one(txn: &Transaction<'_>, statements: &Statements, write: &Write) -> Applied {
     match write {
@@ -209,7 +355,7 @@ async fn apply_one(txn: &Transaction<'_>, statements: &Statements, write: &Write
             for statement in [&statements.delete_session, &statements.delete_turns] {
                 txn.execute(statement, &[p, u])
                     .await
-                    .map_err(|e| backend("delete", e))?;
+                    .map_err(failed("delete"))?;
             }
             Ok(Ok(0))
         }
@@ -241,12 +387,12 @@ async fn apply_commit(
         txn.execute(&statements.update, &[p, u, &expected, &commit.state])
             .await
     }
-    .map_err(|e| backend("commit", e))?;
+    .map_err(failed("commit"))?;
     if written != 1 {
         let found = txn
             .query_opt(&statements.version, &[p, u])
             .await
-            .map_err(|e| backend("conflict check", e))?
+            .map_err(failed("conflict check"))?
             .map_or(0, |row| row.get::<_, i64>(0) as u64);
         return Ok(Err(StoreError::Conflict {
             expected: commit.expected_version,
@@ -260,11 +406,11 @@ async fn apply_commit(
             &[p, u, &record.idempotency_key, &seq, &record.response],
         )
         .await
-        .map_err(|e| backend("turn record", e))?;
+        .map_err(failed("turn record"))?;
         let kept = MAX_TURN_RECORDS_PER_SESSION as i64;
         txn.execute(&statements.trim, &[p, u, &kept])
             .await
-            .map_err(|e| backend("turn records", e))?;
+            .map_err(failed("turn records"))?;
     }
     Ok(Ok(version))
 }
@@ -275,13 +421,13 @@ async fn locked_epoch(
     txn: &Transaction<'_>,
     statements: &Statements,
     fence: Fence,
-) -> Result<u64, StoreError> {
+) -> Result<u64, Failed> {
     let partition = partition_param(fence.partition);
     let read = async || {
         txn.query_opt(&statements.fence, &[&partition])
             .await
             .map(|row| row.map(|row| row.get::<_, i64>(0) as u64))
-            .map_err(|e| backend("fence check", e))
+            .map_err(failed("fence check"))
     };
     if let Some(epoch) = read().await? {
         return Ok(epoch);
@@ -297,7 +443,7 @@ async fn locked_epoch(
     let created = txn
         .query_opt(&statements.fence_row, &[&partition])
         .await
-        .map_err(|e| backend("fence check", e))?;
+        .map_err(failed("fence check"))?;
     if created.is_some() {
         return Ok(0);
     }
