@@ -280,7 +280,8 @@ async fn projects_configure_their_own_bot_which_talks_to_production() {
         "[[projects]]\nid = \"alpha\"\nagent = {pizza:?}\nproduction_agent = {shop:?}\n\
          api_keys = [\"VF.DM.alpha.secret\"]\n\n\
          [projects.channels.telegram]\nsecret_token = \"alpha-secret\"\n\
-         bot_token = \"42:alpha\"\napi_base = \"http://{}/\"\n\n\
+         bot_token = \"42:alpha\"\napi_base = \"http://{}/\"\n\
+         commands = {{ \"/track\" = \"order_status\" }}\n\n\
          [[projects]]\nid = \"beta\"\nagent = {pizza:?}\napi_keys = [\"VF.DM.beta.secret\"]\n",
         bot.addr
     );
@@ -314,6 +315,11 @@ async fn projects_configure_their_own_bot_which_talks_to_production() {
     let texts: Vec<&Value> = calls.iter().map(|c| &c.body["text"]).collect();
     assert_eq!(texts, ["Welcome to the test shop!", "What would you like?"]);
     assert!(calls.iter().all(|c| c.bot == "bot42:alpha"), "{calls:?}");
+    // The project's command map: `/track` is its `order_status` event.
+    let track = message(2, 31, "/track Z-1").to_string();
+    let headers = [("X-Telegram-Bot-Api-Secret-Token", "alpha-secret")];
+    assert_eq!(server.post(alpha, &track, &headers).await.0, 200);
+    assert_eq!(bot.calls()[2].body["text"], "Order Z-1 is in the oven.");
     let (status, body) = server
         .post(
             "/channels/telegram/beta/webhook",

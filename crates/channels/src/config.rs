@@ -55,6 +55,10 @@ pub struct TelegramConfig {
     /// The Bot API's base URL.
     #[serde(default = "default_telegram_api")]
     pub api_base: String,
+    /// Bot command → event name, e.g. `"/recent_transactions" = "ShowRecentTransactions"`.
+    /// A command not listed becomes the event named after it (without the `/`).
+    #[serde(default)]
+    pub commands: BTreeMap<String, String>,
 }
 
 /// The Bot API's public base URL.
@@ -73,7 +77,7 @@ pub struct VoiceConfig {
 impl ChannelsConfig {
     /// The development-mode channels, from `TURNSTILE_SLACK_SIGNING_SECRET`,
     /// `TURNSTILE_SLACK_COMMANDS` (`/cmd=Event,/other=Other`), `TURNSTILE_SLACK_BOT_TOKEN`,
-    /// `TURNSTILE_SLACK_API_BASE`, `TURNSTILE_TELEGRAM_SECRET_TOKEN`,
+    /// `TURNSTILE_SLACK_API_BASE`, `TURNSTILE_TELEGRAM_SECRET_TOKEN`, `TURNSTILE_TELEGRAM_COMMANDS`,
     /// `TURNSTILE_TELEGRAM_BOT_TOKEN`, `TURNSTILE_TELEGRAM_API_BASE` and `TURNSTILE_VOICE_TOKEN`
     /// (read through `var`, so tests can pass their own).
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> ChannelsConfig {
@@ -82,12 +86,7 @@ impl ChannelsConfig {
             slack: set("TURNSTILE_SLACK_SIGNING_SECRET").map(|signing_secret| SlackConfig {
                 signing_secret,
                 commands: set("TURNSTILE_SLACK_COMMANDS")
-                    .map(|list| {
-                        list.split(',')
-                            .filter_map(|pair| pair.split_once('='))
-                            .map(|(c, e)| (c.trim().to_owned(), e.trim().to_owned()))
-                            .collect()
-                    })
+                    .map(|list| command_map(&list))
                     .unwrap_or_default(),
                 bot_token: set("TURNSTILE_SLACK_BOT_TOKEN").unwrap_or_default(),
                 api_base: set("TURNSTILE_SLACK_API_BASE").unwrap_or_else(default_slack_api),
@@ -96,10 +95,21 @@ impl ChannelsConfig {
                 secret_token,
                 bot_token: set("TURNSTILE_TELEGRAM_BOT_TOKEN").unwrap_or_default(),
                 api_base: set("TURNSTILE_TELEGRAM_API_BASE").unwrap_or_else(default_telegram_api),
+                commands: set("TURNSTILE_TELEGRAM_COMMANDS")
+                    .map(|list| command_map(&list))
+                    .unwrap_or_default(),
             }),
             voice: set("TURNSTILE_VOICE_TOKEN").map(|token| VoiceConfig { token }),
         }
     }
+}
+
+/// `/cmd=Event,/other=Other` as a command → event map.
+fn command_map(list: &str) -> BTreeMap<String, String> {
+    list.split(',')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(command, event)| (command.trim().to_owned(), event.trim().to_owned()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -115,6 +125,7 @@ mod tests {
                     Some("/recent_transactions=ShowRecentTransactions, /x=Y")
                 }
                 "TURNSTILE_TELEGRAM_SECRET_TOKEN" => Some("tg"),
+                "TURNSTILE_TELEGRAM_COMMANDS" => Some("/balance=ShowBalance"),
                 "TURNSTILE_VOICE_TOKEN" => Some(""),
                 _ => None,
             }
@@ -129,6 +140,7 @@ mod tests {
         assert_eq!(slack.commands["/x"], "Y");
         let telegram = config.telegram.unwrap();
         assert_eq!(telegram.api_base, "https://api.telegram.org");
+        assert_eq!(telegram.commands["/balance"], "ShowBalance");
         assert!(
             config.voice.is_none(),
             "an empty token leaves voice disabled"

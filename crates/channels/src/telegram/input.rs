@@ -1,6 +1,8 @@
 //! Updates → what to run: commands become events (`/start` the welcome), other text becomes a
 //! text request, a button press becomes the button's request.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 use turnstile_engine::{Agent, EventName, Request};
 
@@ -69,10 +71,11 @@ pub fn idempotency_key(update_id: i64) -> String {
     format!("telegram-update:{update_id}")
 }
 
-/// What `update` asks of `agent`.
-pub fn inbound(update: &Update, agent: &Agent) -> Inbound {
+/// What `update` asks of `agent`. `commands` maps bot commands (`/recent_transactions`) to
+/// event names; a command not in it becomes the event named after it.
+pub fn inbound(update: &Update, agent: &Agent, commands: &BTreeMap<String, String>) -> Inbound {
     if let Some(message) = &update.message {
-        return from_message(update.update_id, message, agent);
+        return from_message(update.update_id, message, agent, commands);
     }
     if let Some(query) = &update.callback_query {
         return from_callback(update.update_id, query, agent);
@@ -80,7 +83,12 @@ pub fn inbound(update: &Update, agent: &Agent) -> Inbound {
     Inbound::Ignore("an update of a kind turnstile does not handle")
 }
 
-fn from_message(update_id: i64, message: &Message, agent: &Agent) -> Inbound {
+fn from_message(
+    update_id: i64,
+    message: &Message,
+    agent: &Agent,
+    commands: &BTreeMap<String, String>,
+) -> Inbound {
     if message.from.as_ref().is_some_and(|u| u.is_bot) {
         return Inbound::Ignore("a message from a bot");
     }
@@ -88,8 +96,12 @@ fn from_message(update_id: i64, message: &Message, agent: &Agent) -> Inbound {
         return Inbound::Ignore("a message without text");
     };
     let request = match command(text, message) {
-        Some((name, args)) if name.eq_ignore_ascii_case("start") => welcome(args, agent),
-        Some((name, args)) => match EventName::new(name) {
+        Some((name, args))
+            if mapped(commands, name).is_none() && name.eq_ignore_ascii_case("start") =>
+        {
+            welcome(args, agent)
+        }
+        Some((name, args)) => match EventName::new(mapped(commands, name).unwrap_or(name)) {
             Ok(name) => Request::Event(turnstile_engine::request::EventRequest {
                 name,
                 data: text_data(args),
@@ -109,6 +121,14 @@ fn from_message(update_id: i64, message: &Message, agent: &Agent) -> Inbound {
         },
         callback_query_id: None,
     })
+}
+
+/// The event a command is mapped to (keys may be written with or without the `/`).
+fn mapped<'m>(commands: &'m BTreeMap<String, String>, name: &str) -> Option<&'m str> {
+    commands
+        .get(&format!("/{name}"))
+        .or_else(|| commands.get(name))
+        .map(String::as_str)
 }
 
 /// The first `bot_command` entity of a message: the command's name (without `/` and
@@ -255,6 +275,43 @@ flows:
             let request = turn(inbound(&update, &agent(&handles))).request;
             assert_eq!(request, event("TELEGRAM_WELCOME", "promo42"), "{trigger}");
         }
+    }
+
+    /// The default command mapping.
+    fn inbound(update: &Update, agent: &Agent) -> Inbound {
+        super::inbound(update, agent, &BTreeMap::new())
+    }
+
+    #[test]
+    fn configured_commands_map_to_their_events() {
+        let shop = agent(SHOP);
+        let commands: BTreeMap<String, String> = [
+            (
+                "/recent_transactions".to_owned(),
+                "ShowRecentTransactions".to_owned(),
+            ),
+            ("start".to_owned(), "Hello".to_owned()),
+        ]
+        .into();
+        let update = message(
+            1,
+            "/recent_transactions@BankBot last week",
+            json!([{"type": "bot_command", "offset": 0, "length": 28}]),
+        );
+        assert_eq!(
+            turn(super::inbound(&update, &shop, &commands)).request,
+            event("ShowRecentTransactions", "last week")
+        );
+        // A mapped `/start` is that event, not the welcome.
+        let update = message(
+            2,
+            "/start",
+            json!([{"type": "bot_command", "offset": 0, "length": 6}]),
+        );
+        assert_eq!(
+            turn(super::inbound(&update, &shop, &commands)).request,
+            event("Hello", "")
+        );
     }
 
     #[test]

@@ -72,7 +72,7 @@ async fn webhook(
         .sessions
         .catalog()
         .agent(&project, super::CHANNEL_VERSION)?;
-    let turn = match telegram::inbound(&update, &agent) {
+    let turn = match telegram::inbound(&update, &agent, &config.commands) {
         Inbound::Turn(turn) => turn,
         Inbound::Ignore(why) => {
             tracing::debug!(
