@@ -6,9 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use turnstile_channels::slack::Interaction;
 
-use super::{
-    bad_request, check_signature, read_body, respond_later, run, slack_config, turn_input,
-};
+use super::{bad_request, respond_later, run, signed_request, turn_input};
 use crate::AppState;
 use crate::dm::parse_action;
 use crate::error::ApiError;
@@ -23,9 +21,7 @@ pub(super) async fn interactivity(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let config = slack_config(&state, &project)?;
-    let body = read_body(&state, body).await?;
-    check_signature(&config, &headers, &body)?;
+    let (_, body) = signed_request(&state, &project, &headers, body).await?;
     let interaction = Interaction::parse(&body).map_err(bad_request)?;
     if interaction.kind != "block_actions" || interaction.clicks.is_empty() {
         return Ok(StatusCode::OK.into_response());

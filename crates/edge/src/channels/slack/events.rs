@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use turnstile_channels::slack::{self, EventsCallback, MessageEvent};
 
-use super::{bad_request, check_signature, post_json, read_body, run, slack_config, turn_input};
+use super::{bad_request, post_json, run, signed_request, turn_input};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::routes::session_key;
@@ -22,9 +22,7 @@ pub(super) async fn events(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let config = slack_config(&state, &project)?;
-    let body = read_body(&state, body).await?;
-    check_signature(&config, &headers, &body)?;
+    let (config, body) = signed_request(&state, &project, &headers, body).await?;
     let message = match EventsCallback::parse(&body).map_err(bad_request)? {
         EventsCallback::UrlVerification { challenge } => {
             return Ok(Json(json!({ "challenge": challenge })).into_response());

@@ -86,6 +86,19 @@ fn check_signature(config: &SlackConfig, headers: &HeaderMap, body: &[u8]) -> Re
     .map_err(|e| ApiError::Unauthorized(format!("not a request signed by Slack: {e}")))
 }
 
+/// The project's settings and the request's body, once the body's signature is checked.
+async fn signed_request(
+    state: &AppState,
+    project: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(SlackConfig, Bytes), ApiError> {
+    let config = slack_config(state, project)?;
+    let body = read_body(state, body).await?;
+    check_signature(&config, headers, &body)?;
+    Ok((config, body))
+}
+
 fn bad_request(e: slack::SlackError) -> ApiError {
     ApiError::BadRequest(e.to_string())
 }
