@@ -21,8 +21,10 @@
 
 mod config;
 pub mod slack;
+mod ssml;
 pub mod telegram;
 pub mod voice;
 pub mod webchat;
 
 pub use config::{ChannelsConfig, SlackConfig, TelegramConfig, VoiceConfig};
+pub use ssml::strip_ssml;

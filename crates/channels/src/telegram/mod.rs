@@ -25,7 +25,7 @@ pub use render::{
     AnswerCallbackQuery, BotMethod, CHOICE_PROMPT, ChatTarget, MAX_CAPTION, MAX_MESSAGE,
     SendMessage, SendPhoto, keyboard, render,
 };
-pub use text::{split, strip_ssml, utf16_range, utf16_to_byte};
+pub use text::{split, utf16_range, utf16_to_byte};
 pub use update::{
     CallbackQuery, Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity,
     Update, User, parse_update,

@@ -9,8 +9,9 @@ use turnstile_engine::trace::{Button, Card};
 use turnstile_engine::{Trace, TraceKind};
 
 use super::callback::encode_callback;
-use super::text::{split, strip_ssml, utf16_len};
+use super::text::{split, utf16_len};
 use super::update::{InlineKeyboardButton, InlineKeyboardMarkup};
+use crate::strip_ssml;
 
 /// The longest message text Telegram accepts (UTF-16 code units); longer texts are split.
 pub const MAX_MESSAGE: usize = 4096;

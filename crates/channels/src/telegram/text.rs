@@ -79,41 +79,6 @@ pub fn truncate_bytes(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
-/// SSML as plain text: tags removed (pauses become spaces), the five XML entities decoded, whitespace runs collapsed.
-pub fn strip_ssml(ssml: &str) -> String {
-    let mut out = String::with_capacity(ssml.len());
-    let mut rest = ssml;
-    while let Some(open) = rest.find('<') {
-        out.push_str(&rest[..open]);
-        match rest[open..].find('>') {
-            Some(close) => {
-                // Pauses and paragraphs separate words; other tags sit inside a sentence.
-                let name: String = rest[open + 1..open + close]
-                    .trim_start_matches('/')
-                    .chars()
-                    .take_while(char::is_ascii_alphanumeric)
-                    .collect();
-                if matches!(name.as_str(), "break" | "p" | "s") {
-                    out.push(' ');
-                }
-                rest = &rest[open + close + 1..];
-            }
-            None => {
-                out.push_str(&rest[open..]);
-                rest = "";
-            }
-        }
-    }
-    out.push_str(rest);
-    let decoded = out
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&");
-    decoded.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,16 +118,5 @@ mod tests {
         assert_eq!(truncate_bytes("héllo", 2), "h");
         assert_eq!(truncate_bytes("héllo", 3), "hé");
         assert_eq!(truncate_bytes("hi", 64), "hi");
-    }
-
-    #[test]
-    fn ssml_becomes_plain_text() {
-        assert_eq!(
-            strip_ssml(
-                r#"<speak>Enjoy your <emphasis>latte</emphasis>!<break time="1s"/>Bye &amp; thanks</speak>"#
-            ),
-            "Enjoy your latte! Bye & thanks"
-        );
-        assert_eq!(strip_ssml("a < b"), "a < b");
     }
 }

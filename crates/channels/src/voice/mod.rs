@@ -11,7 +11,7 @@
 mod actions;
 mod auth;
 
-pub use actions::{Action, Rendered, Skipped, render, strip_ssml};
+pub use actions::{Action, Rendered, Skipped, render};
 pub use auth::{AuthError, verify_bearer};
 
 use serde_json::{Map, Value};

@@ -392,24 +392,6 @@ fn malformed_action_payloads_are_skipped_with_a_reason() {
 }
 
 #[test]
-fn ssml_becomes_plain_words() {
-    let cases = [
-        ("<speak>Hello</speak>", "Hello"),
-        ("Hi<break time=\"500ms\"/>there", "Hi there"),
-        ("<speak><p>One.</p><p>Two.</p></speak>", "One. Two."),
-        ("<s>A</s><s>B</s>", "A B"),
-        ("x &lt; y &#38; &#x41; &bogus; & z", "x < y & A &bogus; & z"),
-        ("1 < 2 <", "1 < 2 <"),
-        ("cut <prosody rate=\"slow\"", "cut"),
-        ("<?xml version=\"1.0\"?><speak>Ok</speak>", "Ok"),
-        ("  spaced \n out  ", "spaced out"),
-    ];
-    for (ssml, words) in cases {
-        assert_eq!(strip_ssml(ssml), words, "{ssml}");
-    }
-}
-
-#[test]
 fn bearer_tokens_are_checked() {
     assert_eq!(verify_bearer("tok", Some("Bearer tok")), Ok(()));
     assert_eq!(verify_bearer("tok", Some("  bearer   tok ")), Ok(()));

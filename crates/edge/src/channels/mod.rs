@@ -13,8 +13,6 @@ use std::time::Duration;
 
 use axum::Router;
 use turnstile_channels::ChannelsConfig;
-use turnstile_engine::Trace;
-use turnstile_session::{SessionKey, TurnEvent, TurnInput, TurnResult, TurnStream};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -81,31 +79,5 @@ pub(crate) fn project_channels<'a>(
 pub(crate) fn disabled(channel: &str, project: &str, settings: &str) -> ApiError {
     ApiError::NotFound(format!(
         "the {channel} channel of project `{project}` is not enabled: set {settings}"
-    ))
-}
-
-/// Starts a turn where its session lives (here or, in a cluster, on its owner).
-pub(crate) async fn start_turn(
-    state: &AppState,
-    key: SessionKey,
-    input: TurnInput,
-) -> Result<TurnStream, ApiError> {
-    Ok(state.turn(key, input).await?)
-}
-
-/// Collects a started turn's traces until it is committed.
-pub(crate) async fn finish_turn(
-    mut events: TurnStream,
-) -> Result<(Vec<Trace>, TurnResult), ApiError> {
-    let mut traces = Vec::new();
-    while let Some(event) = events.recv().await {
-        match event {
-            TurnEvent::Trace(trace) => traces.push(trace),
-            TurnEvent::Done(result) => return Ok((traces, result)),
-            TurnEvent::Failed(e) => return Err(e.into()),
-        }
-    }
-    Err(ApiError::Internal(
-        "the session stopped before the turn finished; nothing was saved".into(),
     ))
 }

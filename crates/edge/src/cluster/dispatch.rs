@@ -38,8 +38,7 @@ impl AppState {
         let Some(cluster) = &self.cluster else {
             return self.sessions.turn(key, input).await;
         };
-        let op = Op::Turn(wire::turn_to_pb(&input));
-        match forward(cluster, &key, op).await? {
+        match forward(cluster, &key, || Op::Turn(wire::turn_to_pb(&input))).await? {
             None => self.sessions.turn(key, input).await,
             Some(mut stream) => {
                 let (events, receiver) = mpsc::unbounded_channel();
@@ -75,7 +74,7 @@ impl AppState {
         let Some(cluster) = &self.cluster else {
             return self.sessions.state(key, op).await;
         };
-        match forward(cluster, &key, Op::State(wire::op_to_pb(&op))).await? {
+        match forward(cluster, &key, || Op::State(wire::op_to_pb(&op))).await? {
             None => self.sessions.state(key, op).await,
             Some(mut stream) => {
                 let outcome = stream.message().await.ok().flatten();
@@ -87,11 +86,12 @@ impl AppState {
     }
 }
 
-/// Sends `op` to the session's owner. `Ok(None)`: this node owns it, run it here.
+/// Sends the operation `op` builds to the session's owner. `Ok(None)`: this node owns it, run
+/// it here (the operation is only encoded when it has to travel).
 async fn forward(
     cluster: &ClusterHandle,
     key: &SessionKey,
-    op: Op,
+    op: impl Fn() -> Op,
 ) -> Result<Option<tonic::Streaming<pb::ForwardEvent>>, SessionError> {
     let mut hint: Option<(String, String)> = None;
     let mut last_error = String::from("no node is ready");
@@ -122,7 +122,7 @@ async fn forward(
             user_id: key.user.clone(),
             hops,
             from_node: cluster.node_id.clone(),
-            op: Some(op.clone()),
+            op: Some(op()),
         };
         metrics::counter!("turnstile_forwarded_total").increment(1);
         match cluster

@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, Method};
 use axum::routing::{get, post};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use turnstile_engine::Trace;
-use turnstile_session::{SessionKey, TurnEvent, TurnInput, TurnResult};
+use turnstile_session::{SessionKey, TurnEvent, TurnInput, TurnResult, TurnStream};
 
 use crate::AppState;
 use crate::dm::{InteractBody, TraceFilter, check_user_id, parse_action};
@@ -154,13 +154,19 @@ fn interact_turn(
     Ok((input, filter))
 }
 
-/// Runs a turn to its end, collecting its traces.
+/// Runs a turn (where its session lives) to its end, collecting its traces.
 pub(crate) async fn collect_turn(
     state: &AppState,
     key: SessionKey,
     input: TurnInput,
 ) -> Result<(Vec<Trace>, TurnResult), ApiError> {
-    let mut events = state.turn(key, input).await?;
+    finish_turn(state.turn(key, input).await?).await
+}
+
+/// Collects a started turn's traces until it is committed.
+pub(crate) async fn finish_turn(
+    mut events: TurnStream,
+) -> Result<(Vec<Trace>, TurnResult), ApiError> {
     let mut traces = Vec::new();
     while let Some(event) = events.recv().await {
         match event {

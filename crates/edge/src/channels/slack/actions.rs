@@ -6,11 +6,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use turnstile_channels::slack::Interaction;
 
-use super::{bad_request, respond_later, run, signed_request, turn_input};
+use super::{bad_request, respond_later, signed_request, turn_input};
 use crate::AppState;
 use crate::dm::parse_action;
 use crate::error::ApiError;
-use crate::routes::session_key;
+use crate::routes::{collect_turn, session_key};
 
 /// Checks the clicked buttons' requests, acknowledges, then runs them in order and posts each
 /// answer to the payload's `response_url`. Other interactions (select menus, modals,
@@ -43,7 +43,7 @@ pub(super) async fn interactivity(
     let response_url = interaction.response_url.unwrap_or_default();
     tokio::spawn(async move {
         for input in inputs {
-            let outcome = run(&state, key.clone(), input).await;
+            let outcome = collect_turn(&state, key.clone(), input).await;
             respond_later(&state, &response_url, outcome).await;
         }
     });

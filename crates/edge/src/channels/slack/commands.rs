@@ -9,12 +9,11 @@ use tokio::sync::oneshot;
 use turnstile_channels::slack::{self, Message, SlashCommand};
 
 use super::{
-    FAST_ANSWER, bad_request, check_signature, read_body, respond_later, run, slack_config,
-    turn_input,
+    FAST_ANSWER, bad_request, check_signature, read_body, respond_later, slack_config, turn_input,
 };
 use crate::AppState;
 use crate::error::ApiError;
-use crate::routes::session_key;
+use crate::routes::{collect_turn, session_key};
 
 /// The acknowledgement of a command whose turn is still running.
 const WORKING: &str = "Working on it…";
@@ -45,7 +44,7 @@ pub(super) async fn command(
     let task_state = state.clone();
     let response_url = command.response_url;
     tokio::spawn(async move {
-        let result = run(&task_state, key, input).await;
+        let result = collect_turn(&task_state, key, input).await;
         if let Err(result) = done.send(result) {
             respond_later(&task_state, &response_url, result).await;
         }

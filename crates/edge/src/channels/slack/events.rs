@@ -8,10 +8,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use turnstile_channels::slack::{self, EventsCallback, MessageEvent};
 
-use super::{bad_request, post_json, run, signed_request, turn_input};
+use super::{bad_request, post_json, signed_request, turn_input};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::routes::session_key;
+use crate::routes::{collect_turn, session_key};
 
 /// Answers `url_verification`; acknowledges a person's message at once and runs it in the
 /// background (Slack retries after 3 s without an answer), replying with `chat.postMessage`
@@ -37,7 +37,7 @@ pub(super) async fn events(
     }
     let input = turn_input(message.request(), message.idempotency_key());
     tokio::spawn(async move {
-        match run(&state, key, input).await {
+        match collect_turn(&state, key, input).await {
             Ok((_, result)) if result.replayed => {}
             Ok((traces, _)) => {
                 if !config.bot_token.is_empty() {

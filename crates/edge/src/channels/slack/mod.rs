@@ -26,9 +26,9 @@ use axum::routing::post;
 use turnstile_channels::SlackConfig;
 use turnstile_channels::slack::{self, Message};
 use turnstile_engine::{Request, Trace};
-use turnstile_session::{SessionKey, TurnInput, TurnResult};
+use turnstile_session::{TurnInput, TurnResult};
 
-use super::{disabled, finish_turn, project_channels, start_turn};
+use super::{disabled, project_channels};
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -110,15 +110,6 @@ fn turn_input(request: Request, idempotency_key: Option<String>) -> TurnInput {
         idempotency_key,
         ..TurnInput::new(request)
     }
-}
-
-/// Runs a turn to its end.
-async fn run(
-    state: &AppState,
-    key: SessionKey,
-    input: TurnInput,
-) -> Result<(Vec<Trace>, TurnResult), ApiError> {
-    finish_turn(start_turn(state, key, input).await?).await
 }
 
 /// Sends a finished turn's answer to a `response_url` — unless the turn was a redelivery

@@ -25,10 +25,11 @@ use turnstile_channels::telegram::{self, BotMethod, Inbound, TurnRequest};
 use turnstile_engine::Trace;
 use turnstile_session::{TurnInput, TurnResult};
 
-use super::{disabled, finish_turn, project_channels, start_turn};
+use super::{disabled, project_channels};
 use crate::AppState;
 use crate::body::read_limited;
 use crate::error::ApiError;
+use crate::routes::finish_turn;
 use crate::routes::session_key;
 use outbox::{Bot, Slot};
 
@@ -104,7 +105,7 @@ async fn webhook(
         &project,
         turn.reply_to.chat_id,
     );
-    let events = start_turn(&state, key, input).await?;
+    let events = state.turn(key, input).await?;
     let bot = Bot::new(&state.channels.http, &config);
     let (handed, mut waiting) = oneshot::channel::<Finished>();
     let late = (bot.clone(), turn.clone());

@@ -18,10 +18,11 @@ use serde::Serialize;
 use turnstile_channels::voice::{self, Action, Handling, VoiceEvent};
 use turnstile_session::{StateOp, TurnInput};
 
-use super::{disabled, finish_turn, project_channels, start_turn};
+use super::{disabled, project_channels};
 use crate::AppState;
 use crate::body::read_limited;
 use crate::error::ApiError;
+use crate::routes::collect_turn;
 use crate::routes::session_key;
 
 /// What enables the channel, for the 404 of a project without it.
@@ -164,8 +165,7 @@ impl Call<'_> {
                     stop_types: Vec::new(),
                     stop_all: false,
                 };
-                let (traces, result) =
-                    finish_turn(start_turn(self.state, key, input).await?).await?;
+                let (traces, result) = collect_turn(self.state, key, input).await?;
                 let rendered = voice::render(&traces);
                 for skipped in &rendered.skipped {
                     tracing::warn!(
