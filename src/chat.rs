@@ -10,11 +10,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
-use turnstile_edge::grpc::convert::{json_to_request, trace_to_json};
 use turnstile_engine::{Agent, Request, SessionState, TurnOptions, run_turn};
 use turnstile_proto::v1 as pb;
 use turnstile_proto::v1::dialog_client::DialogClient;
 use turnstile_session::SystemEffects;
+use turnstile_wire::{json_to_request, trace_to_json};
 
 use crate::serve::load_agent;
 
@@ -140,7 +140,7 @@ pub async fn chat(target: Target) -> anyhow::Result<()> {
         Target::Agent(path) => Backend::Local {
             agent: Box::new(load_agent(&path)?),
             state: SessionState::default(),
-            effects: SystemEffects::new(),
+            effects: SystemEffects::new()?,
             user,
         },
         Target::Server { url, key } => Backend::Remote {

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
+use turnstile_edge::EdgeLimits;
+use turnstile_session::SessionConfig;
 
 /// The config file.
 #[derive(Debug, Default, Deserialize)]
@@ -112,16 +114,48 @@ pub struct Limits {
     pub shutdown_grace: Duration,
 }
 
+/// How long a stopping server waits for running turns and pending deliveries, by default.
+const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 impl From<&LimitsFile> for Limits {
+    /// What the file sets; the rest from the defaults of the layer each limit belongs to.
     fn from(file: &LimitsFile) -> Self {
+        let sessions = SessionConfig::default();
+        let edge = EdgeLimits::default();
         Limits {
-            max_body_bytes: file.max_body_bytes.unwrap_or(1024 * 1024),
-            max_queue: file.max_queue.unwrap_or(64),
-            max_resident_sessions: file.max_resident_sessions.unwrap_or(100_000),
-            idle_timeout: Duration::from_secs(file.idle_timeout_secs.unwrap_or(300)),
-            turn_deadline: Duration::from_millis(file.turn_deadline_ms.unwrap_or(15_000)),
-            max_steps: file.max_steps.unwrap_or(1000),
-            shutdown_grace: Duration::from_secs(file.shutdown_grace_secs.unwrap_or(10)),
+            max_body_bytes: file.max_body_bytes.unwrap_or(edge.max_body_bytes),
+            max_queue: file.max_queue.unwrap_or(sessions.max_queue),
+            max_resident_sessions: file.max_resident_sessions.unwrap_or(sessions.max_resident),
+            idle_timeout: file
+                .idle_timeout_secs
+                .map_or(sessions.idle_timeout, Duration::from_secs),
+            turn_deadline: file
+                .turn_deadline_ms
+                .map_or(sessions.turn_deadline, Duration::from_millis),
+            max_steps: file.max_steps.unwrap_or(sessions.max_steps),
+            shutdown_grace: file
+                .shutdown_grace_secs
+                .map_or(DEFAULT_SHUTDOWN_GRACE, Duration::from_secs),
+        }
+    }
+}
+
+impl Limits {
+    /// The session layer's part.
+    pub fn sessions(&self) -> SessionConfig {
+        SessionConfig {
+            max_queue: self.max_queue,
+            max_resident: self.max_resident_sessions,
+            idle_timeout: self.idle_timeout,
+            turn_deadline: self.turn_deadline,
+            max_steps: self.max_steps,
+        }
+    }
+
+    /// The edge's part.
+    pub fn edge(&self) -> EdgeLimits {
+        EdgeLimits {
+            max_body_bytes: self.max_body_bytes,
         }
     }
 }

@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use axum::serve::ListenerExt;
+use tokio_util::task::TaskTracker;
 use turnstile_channels::ChannelsConfig;
-use turnstile_edge::channels::ChannelSettings;
 use turnstile_edge::cluster::{ClusterHandle, ViewPlacement, spawn_rebalancer};
 use turnstile_edge::{
-    AppState, Auth, EdgeLimits, grpc_router, http_router, install_metrics, router,
+    AppState, Auth, ChannelSettings, Dispatch, grpc_router, http_router, install_metrics, router,
 };
 use turnstile_engine::{Agent, load_agent_str};
-use turnstile_session::{AgentCatalog, Project, SessionConfig, Sessions};
+use turnstile_session::{AgentCatalog, Project, Sessions};
 use turnstile_store::{EmbeddedOptions, EmbeddedStore, SessionStore, StoreSpec, open_store};
 
 use crate::cluster::ClusterSettings;
@@ -57,7 +57,7 @@ fn projects(settings: &ServeSettings) -> anyhow::Result<(Vec<Project>, Auth, Cha
             Ok((
                 vec![Project::single("default", agent)],
                 Auth::open("default"),
-                ChannelSettings::new([("default".to_owned(), channels)]),
+                ChannelSettings::new([("default".to_owned(), channels)])?,
             ))
         }
         (None, false) => {
@@ -83,7 +83,7 @@ fn projects(settings: &ServeSettings) -> anyhow::Result<(Vec<Project>, Auth, Cha
             let auth = public
                 .into_iter()
                 .fold(Auth::with_keys(keys), |auth, p| auth.with_public(p));
-            Ok((projects, auth, ChannelSettings::new(channels)))
+            Ok((projects, auth, ChannelSettings::new(channels)?))
         }
     }
 }
@@ -122,13 +122,7 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         other => open_store(other).await?,
     };
     let catalog = Arc::new(AgentCatalog::new(projects));
-    let config = SessionConfig {
-        max_queue: limits.max_queue,
-        max_resident: limits.max_resident_sessions,
-        idle_timeout: limits.idle_timeout,
-        turn_deadline: limits.turn_deadline,
-        max_steps: limits.max_steps,
-    };
+    let config = limits.sessions();
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -139,7 +133,8 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         None => None,
     };
     let forward_deadline = config.turn_deadline + Duration::from_secs(5);
-    let (sessions, cluster) = match &membership {
+    let tasks = TaskTracker::new();
+    let (sessions, dispatch) = match &membership {
         Some(membership) => {
             let view = membership.view();
             let node_id = view.self_id().to_owned();
@@ -148,22 +143,24 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
                 Sessions::start_placed(store, catalog.clone(), config, Some(placement)).await?;
             spawn_rebalancer(sessions.clone(), membership.watch());
             let handle = ClusterHandle::new(node_id, membership.watch(), forward_deadline);
-            (sessions, Some(Arc::new(handle)))
+            let dispatch = Dispatch::clustered(sessions.clone(), Arc::new(handle), tasks.clone());
+            (sessions, dispatch)
         }
-        None => (Sessions::start(store, catalog.clone(), config).await?, None),
+        None => {
+            let sessions = Sessions::start(store, catalog.clone(), config).await?;
+            (sessions.clone(), Dispatch::local(sessions, tasks.clone()))
+        }
     };
     let ready = Arc::new(AtomicBool::new(true));
     let state = AppState {
-        sessions: sessions.clone(),
+        dispatch,
         auth: Arc::new(auth),
-        limits: EdgeLimits {
-            max_body_bytes: limits.max_body_bytes,
-        },
+        limits: limits.edge(),
         metrics: install_metrics(),
         ready: ready.clone(),
-        cluster,
-        channels: Arc::new(channels),
+        tasks: tasks.clone(),
     };
+    let channels = Arc::new(channels);
     let grpc_listener = match settings.grpc_listen {
         Some(addr) => Some(
             tokio::net::TcpListener::bind(addr)
@@ -199,9 +196,9 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         }
     };
     let http_app = if grpc_listener.is_some() {
-        http_router(state.clone())
+        http_router(state.clone(), channels)
     } else {
-        router(state.clone())
+        router(state.clone(), channels)
     };
     // Without TCP_NODELAY, small HTTP/2 frames (streamed traces, Converse answers) wait for
     // delayed ACKs: ~40 ms per turn on a busy stream.
@@ -246,6 +243,18 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     let (served, signalled) = tokio::join!(servers, signal);
     served?;
     signalled?;
+    // Answers still owed to platforms (a Slack response_url, a slow Telegram reply) run turns:
+    // they finish before the sessions stop.
+    tasks.close();
+    if tokio::time::timeout(limits.shutdown_grace, tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            pending = tasks.len(),
+            "background deliveries did not finish within the shutdown grace"
+        );
+    }
     sessions.shutdown(limits.shutdown_grace).await?;
     if let Some(membership) = membership {
         membership.shutdown().await;

@@ -399,7 +399,7 @@ async fn state_round_trips_and_keys_stay_in_their_project() {
 }
 
 fn struct_of(value: &serde_json::Value) -> prost_types::Struct {
-    turnstile_edge::grpc::convert::json_to_struct(value.as_object().unwrap())
+    turnstile_wire::json_to_struct(value.as_object().unwrap())
 }
 
 #[tokio::test]

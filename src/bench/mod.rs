@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
-use turnstile_edge::grpc::convert::json_to_request;
+use turnstile_wire::json_to_request;
 
 /// `turnstile bench` options.
 #[derive(Debug, Clone, clap::Args)]

@@ -19,6 +19,10 @@ pub const NOT_OWNER: &str = "NOT_OWNER";
 /// How many times one request may be forwarded: once normally, more only while views disagree.
 pub const MAX_HOPS: u32 = 3;
 
+/// The largest forwarded message, in bytes, either way (a state or a turn's answer): both the
+/// client and the internal service hold messages to it.
+pub const MAX_FORWARD_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
 /// Why a forwarded request did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ForwardError {
@@ -107,8 +111,8 @@ impl Peers {
         request: ForwardRequest,
         deadline: Duration,
     ) -> Result<tonic::Streaming<ForwardEvent>, ForwardError> {
-        let mut client =
-            ClusterClient::new(self.channel(addr)?).max_decoding_message_size(64 * 1024 * 1024);
+        let mut client = ClusterClient::new(self.channel(addr)?)
+            .max_decoding_message_size(MAX_FORWARD_MESSAGE_BYTES);
         let mut request = tonic::Request::new(request);
         request.set_timeout(deadline);
         match client.forward(request).await {

@@ -31,7 +31,9 @@ mod ring;
 mod view;
 
 pub use error::ClusterError;
-pub use forward::{ForwardError, MAX_HOPS, NOT_OWNER, Peers, not_owner_status};
+pub use forward::{
+    ForwardError, MAX_FORWARD_MESSAGE_BYTES, MAX_HOPS, NOT_OWNER, Peers, not_owner_status,
+};
 pub use membership::{Membership, MembershipConfig};
 pub use partition::{PARTITIONS, Partition, partition_of};
 pub use ring::{NodeId, Ring};

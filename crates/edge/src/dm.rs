@@ -4,7 +4,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
-use turnstile_engine::{Agent, Request, Trace, TraceKind};
+use turnstile_engine::{Agent, Request, SessionState, Trace, TraceKind};
+use turnstile_session::{AgentCatalog, TurnInput};
 
 use crate::error::ApiError;
 
@@ -67,6 +68,37 @@ pub struct StreamBody {
     pub turn_id: Option<String>,
 }
 
+/// A turn as the DM API's bodies (and the gRPC API's messages) describe it.
+#[derive(Debug)]
+pub struct DmTurn<'a> {
+    /// The agent version alias.
+    pub version: String,
+    /// The request, in the DM API's JSON shape (`None`: the body had none, a 400).
+    pub action: Option<&'a Value>,
+    /// `config`.
+    pub config: &'a DmConfig,
+    /// Variables merged into the session before the turn.
+    pub variables: Map<String, Value>,
+    /// The checked idempotency key.
+    pub idempotency_key: Option<String>,
+}
+
+impl DmTurn<'_> {
+    /// The turn to run in `project`: the action parsed and checked against the agent.
+    pub fn input(self, catalog: &AgentCatalog, project: &str) -> Result<TurnInput, ApiError> {
+        let agent = catalog.agent(project, &self.version)?;
+        let request = parse_action(self.action, &agent)?;
+        Ok(TurnInput {
+            request,
+            version: self.version,
+            variables: self.variables,
+            idempotency_key: self.idempotency_key,
+            stop_types: self.config.stop_types.clone(),
+            stop_all: self.config.stop_all,
+        })
+    }
+}
+
 /// Parses the action of a body and checks it against the agent.
 pub fn parse_action(action: Option<&Value>, agent: &Agent) -> Result<Request, ApiError> {
     let action = action.ok_or_else(|| {
@@ -83,6 +115,27 @@ pub fn parse_action(action: Option<&Value>, agent: &Agent) -> Result<Request, Ap
         )));
     }
     Ok(request)
+}
+
+/// Checks a state body the way the DM API does: `stack` (frames with `diagramID`), `storage`
+/// and `variables` are required objects.
+pub fn parse_state(body: Value) -> Result<SessionState, ApiError> {
+    let invalid = |why: &str| ApiError::BadRequest(format!("invalid state: {why}"));
+    let object: &Map<String, Value> = body.as_object().ok_or_else(|| invalid("not an object"))?;
+    for field in ["stack", "storage", "variables"] {
+        if !object.contains_key(field) {
+            return Err(invalid(&format!("`{field}` is required")));
+        }
+    }
+    let frames = object["stack"]
+        .as_array()
+        .ok_or_else(|| invalid("`stack` must be an array"))?;
+    for (i, frame) in frames.iter().enumerate() {
+        if !frame.get("diagramID").is_some_and(Value::is_string) {
+            return Err(invalid(&format!("stack[{i}].diagramID must be a string")));
+        }
+    }
+    serde_json::from_value(body).map_err(|e| invalid(&e.to_string()))
 }
 
 /// Selects and shapes the traces a client asked for.
@@ -149,20 +202,6 @@ fn strip_tags(text: &str) -> String {
     out
 }
 
-/// Validates a user id from a URL: 1–128 bytes, no whitespace or control characters.
-pub fn check_user_id(user: &str) -> Result<(), ApiError> {
-    let valid = !user.is_empty()
-        && user.len() <= 128
-        && !user.chars().any(|c| c.is_whitespace() || c.is_control());
-    if valid {
-        Ok(())
-    } else {
-        Err(ApiError::BadRequest(
-            "invalid userID: 1 to 128 characters without spaces or control characters".into(),
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,15 +216,5 @@ mod tests {
         assert_eq!(strip_tags("1 < 2 and <>"), "1 ");
         assert_eq!(strip_tags("a <> b"), "a <> b");
         assert_eq!(strip_tags("cut <voice"), "cut ");
-    }
-
-    #[test]
-    fn user_ids_are_checked() {
-        for ok in ["u1", "slack:T1:U2", "a@b.c", &"x".repeat(128)] {
-            assert!(check_user_id(ok).is_ok(), "{ok}");
-        }
-        for bad in ["", "has space", "tab\t", &"x".repeat(129), "nul\0"] {
-            assert!(check_user_id(bad).is_err(), "{bad:?}");
-        }
     }
 }

@@ -6,38 +6,57 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use tonic::{Code, Status};
 use turnstile_session::SessionError;
 
-/// An error answered to a client. Each carries the message shown in `data`.
+/// An error answered to a client (HTTP status and JSON body, or a gRPC status). Each carries
+/// the message shown in `data`.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// 401: no API key, or one that opens nothing.
     #[error("{0}")]
     Unauthorized(String),
+    /// 403: the key does not open the project the request names.
     #[error("{0}")]
     Forbidden(String),
+    /// 400: the request is malformed.
     #[error("{0}")]
     BadRequest(String),
+    /// 404: no such route, project or version.
     #[error("{0}")]
     NotFound(String),
+    /// 413: the body is over the limit.
     #[error("request body larger than {limit} bytes")]
-    PayloadTooLarge { limit: usize },
+    PayloadTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// 429: the session's queue is full; retry after `retry_after`.
     #[error("{message}")]
     TooManyRequests {
+        /// Why.
         message: String,
+        /// When to retry.
         retry_after: Duration,
     },
+    /// 503: the server cannot serve the request now; retry after `retry_after`.
     #[error("{message}")]
     Unavailable {
+        /// Why.
         message: String,
+        /// When to retry.
         retry_after: Duration,
     },
+    /// 504: the turn ran past its deadline.
     #[error("{0}")]
     Timeout(String),
+    /// 500: a bug; the message is the whole error chain.
     #[error("{0}")]
     Internal(String),
 }
 
 impl ApiError {
+    /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
@@ -102,9 +121,9 @@ impl From<SessionError> for ApiError {
             SessionError::Overloaded { .. }
             | SessionError::ShuttingDown
             | SessionError::Moved
-            | SessionError::Unavailable(_)
+            | SessionError::Unavailable { .. }
             | SessionError::Store(_) => ApiError::Unavailable {
-                message: e.to_string(),
+                message: e.chain(),
                 retry_after: Duration::from_secs(1),
             },
             SessionError::DeadlineExceeded(_) => ApiError::Timeout(e.to_string()),
@@ -112,9 +131,36 @@ impl From<SessionError> for ApiError {
                 ApiError::NotFound(e.to_string())
             }
             SessionError::InvalidState(_) => ApiError::BadRequest(e.to_string()),
-            SessionError::Internal(_) => ApiError::Internal(e.to_string()),
+            SessionError::Internal { .. } | SessionError::Interrupted => {
+                tracing::error!(error = %e.chain(), "a request failed inside the runtime");
+                ApiError::Internal(e.chain())
+            }
         }
     }
+}
+
+/// The gRPC status an API error becomes.
+impl From<ApiError> for Status {
+    fn from(e: ApiError) -> Status {
+        let code = match &e {
+            ApiError::Unauthorized(_) => Code::Unauthenticated,
+            ApiError::Forbidden(_) => Code::PermissionDenied,
+            ApiError::BadRequest(_) => Code::InvalidArgument,
+            ApiError::NotFound(_) => Code::NotFound,
+            ApiError::PayloadTooLarge { .. } | ApiError::TooManyRequests { .. } => {
+                Code::ResourceExhausted
+            }
+            ApiError::Unavailable { .. } => Code::Unavailable,
+            ApiError::Timeout(_) => Code::DeadlineExceeded,
+            ApiError::Internal(_) => Code::Internal,
+        };
+        Status::new(code, e.to_string())
+    }
+}
+
+/// The gRPC status a session error becomes (as its API error would).
+pub fn status_of(e: SessionError) -> Status {
+    Status::from(ApiError::from(e))
 }
 
 #[cfg(test)]

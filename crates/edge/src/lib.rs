@@ -1,71 +1,47 @@
-//! turnstile's HTTP edge: the Voiceflow Dialog Manager API over axum.
+//! turnstile's edge: every way in — the Voiceflow Dialog Manager API over HTTP, Server-Sent
+//! Events, the gRPC API, the channels (Slack, Telegram, telephony, web chat) and, on a cluster
+//! node, the internal forwarding service — leading to one [`Dispatch`].
 //!
-//! Routes (reference/dm-api.md §12):
+//! A request goes through three steps, each written once:
+//! 1. [`extract`]: who is calling, which session, which agent version, which idempotency key,
+//!    the body under its limit;
+//! 2. [`Dispatch`] ([`turn`](mod@turn)): the turn or state operation runs where the session
+//!    lives — here, or on its owner node;
+//! 3. the answer: the [`Turn`](turnstile_session::Turn)'s traces rendered as the API's shape
+//!    (JSON, SSE events, gRPC messages, platform messages), or an [`ApiError`].
+//!
+//! Routes (see `docs/api.md`):
 //! * `POST /state/user/{userID}/interact` — one turn; the bare array of traces (`?verbose=true`:
 //!   `{state, trace, request}`);
 //! * `GET | PUT | POST | DELETE /state/user/{userID}`, `PATCH /state/user/{userID}/variables`;
-//! * `POST /v2/project/{projectID}/user/{userID}/interact/stream` — Server-Sent Events, one
-//!   `trace` event per trace as the engine emits it, then `end`;
+//! * `POST /v2/project/{projectID}/user/{userID}/interact/stream` — Server-Sent Events;
 //! * `/public/{projectID}/…` — the keyless widget routes (CORS), and `/feedback/…`;
 //! * `/channels/slack/…`, `/channels/telegram/…`, `/channels/voice/…` and the web chat page
-//!   `/chat/{projectID}` ([`channels`]);
+//!   `/chat/{projectID}`;
 //! * `/healthz`, `/readyz`, `/metrics` (Prometheus), `/cluster` (members and partition counts);
-//! * the gRPC API of `proto/turnstile/v1/dialog.proto` ([`grpc_router`]), with gRPC health and
-//!   server reflection.
+//! * the gRPC API of `proto/turnstile/v1/dialog.proto`, with gRPC health and server reflection.
 //!
-//! Errors are JSON in the DM API's shape (see [`ApiError`]). The edge contains no dialog logic:
-//! it authenticates, validates and hands turns to [`Sessions`] — on a cluster node, to the
-//! session's owner, which may be another node ([`cluster`]).
+//! The edge contains no dialog logic: it authenticates, validates and hands turns to the
+//! session layer.
 
+mod app;
 mod auth;
-mod body;
-pub mod channels;
+mod channels;
 pub mod cluster;
 mod dm;
 mod error;
-pub mod grpc;
+pub mod extract;
+mod grpc;
 mod metrics;
-mod query;
 mod routes;
+mod sse;
+pub mod turn;
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-
+pub use app::{grpc_router, http_router, router};
 pub use auth::Auth;
+pub use channels::ChannelSettings;
 pub use dm::{DmConfig, TraceFilter};
 pub use error::ApiError;
-pub use grpc::grpc_router;
+pub use extract::{AppState, EdgeLimits};
 pub use metrics::install_metrics;
-pub use routes::{http_router, router};
-use turnstile_session::Sessions;
-
-/// Request limits of the edge.
-#[derive(Debug, Clone)]
-pub struct EdgeLimits {
-    /// Largest request body accepted (413 beyond).
-    pub max_body_bytes: usize,
-}
-
-impl Default for EdgeLimits {
-    fn default() -> Self {
-        EdgeLimits {
-            max_body_bytes: 1024 * 1024,
-        }
-    }
-}
-
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    pub sessions: Sessions,
-    pub auth: Arc<Auth>,
-    pub limits: EdgeLimits,
-    /// Renders `/metrics`; `None` when no recorder is installed.
-    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
-    /// Cleared when the server starts shutting down (`/readyz` then answers 503).
-    pub ready: Arc<AtomicBool>,
-    /// On a cluster node: the membership view and peers. `None`: a single node.
-    pub cluster: Option<Arc<cluster::ClusterHandle>>,
-    /// The projects' Slack, Telegram and voice settings.
-    pub channels: Arc<channels::ChannelSettings>,
-}
+pub use turn::Dispatch;

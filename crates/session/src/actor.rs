@@ -6,19 +6,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use turnstile_engine::{SessionState, Trace, TraceSink, TurnOptions, initial_state, run_turn};
 use turnstile_store::{Commit, Fence, SessionKey, TurnRecord};
 
 use crate::SessionError;
 use crate::registry::Shared;
-use crate::turn::{StateOp, TurnEvent, TurnInput, TurnResult};
+use crate::turn::{StateOp, TurnInput, TurnResult, TurnSender};
 
 /// Messages a session actor handles, in mailbox order.
 pub(crate) enum SessionMsg {
     Turn {
         input: TurnInput,
-        events: mpsc::UnboundedSender<TurnEvent>,
+        sender: TurnSender,
     },
     State {
         op: StateOp,
@@ -68,11 +68,11 @@ impl Actor for SessionActor {
         st: &mut ActorState,
     ) -> Result<(), ActorProcessingErr> {
         let stale = match message {
-            SessionMsg::Turn { input, events } => {
+            SessionMsg::Turn { input, sender } => {
                 let started = Instant::now();
                 // Boxed: the turn future (engine, HTTP client) is large, and unboxed it would be
                 // part of every idle actor's task, whether or not a turn is running.
-                let outcome = Box::pin(st.run_turn(input, &events)).await;
+                let outcome = Box::pin(st.run_turn(input, &sender)).await;
                 let label = match &outcome {
                     Ok(done) if done.replayed => "replayed",
                     Ok(_) => "ok",
@@ -81,10 +81,7 @@ impl Actor for SessionActor {
                 metrics::counter!("turnstile_turns_total", "outcome" => label).increment(1);
                 metrics::histogram!("turnstile_turn_duration_seconds").record(started.elapsed());
                 let stale = outcome.as_ref().is_err_and(lost_ownership);
-                let _ = events.send(match outcome {
-                    Ok(done) => TurnEvent::Done(done),
-                    Err(e) => TurnEvent::Failed(e),
-                });
+                sender.finish(outcome);
                 stale
             }
             SessionMsg::State { op, reply } => {
@@ -115,7 +112,7 @@ fn lost_ownership(error: &SessionError) -> bool {
 /// Forwards traces to the client as they are produced, keeping a copy when the turn has an
 /// idempotency key (the record must hold the exact answer).
 struct ForwardingSink<'a> {
-    events: &'a mpsc::UnboundedSender<TurnEvent>,
+    sender: &'a TurnSender,
     kept: Option<Vec<Trace>>,
 }
 
@@ -124,9 +121,7 @@ impl TraceSink for ForwardingSink<'_> {
         if let Some(kept) = &mut self.kept {
             kept.push(trace.clone());
         }
-        // A client that went away does not stop the turn: it still commits, so a retry with the
-        // same idempotency key gets the result.
-        let _ = self.events.send(TurnEvent::Trace(trace));
+        self.sender.trace(trace);
     }
 }
 
@@ -141,7 +136,7 @@ impl ActorState {
                 },
                 Some(stored) => Loaded {
                     state: Arc::new(serde_json::from_slice(&stored.state).map_err(|e| {
-                        SessionError::Internal(format!("stored state does not parse: {e}"))
+                        SessionError::internal_from("stored state does not parse", e)
                     })?),
                     version: stored.version,
                 },
@@ -154,7 +149,7 @@ impl ActorState {
     async fn run_turn(
         &mut self,
         input: TurnInput,
-        events: &mpsc::UnboundedSender<TurnEvent>,
+        sender: &TurnSender,
     ) -> Result<TurnResult, SessionError> {
         let shared = self.shared.clone();
         let key = self.key.clone();
@@ -164,9 +159,9 @@ impl ActorState {
             && let Some(record) = shared.store.find_turn(key, idempotency_key).await?
         {
             let traces: Vec<Trace> = serde_json::from_slice(&record.response)
-                .map_err(|e| SessionError::Internal(format!("stored turn does not parse: {e}")))?;
+                .map_err(|e| SessionError::internal_from("stored turn does not parse", e))?;
             for trace in traces {
-                let _ = events.send(TurnEvent::Trace(trace));
+                sender.trace(trace);
             }
             return Ok(TurnResult {
                 state: loaded.state.clone(),
@@ -187,7 +182,7 @@ impl ActorState {
             ..TurnOptions::default()
         };
         let mut sink = ForwardingSink {
-            events,
+            sender,
             kept: input.idempotency_key.as_ref().map(|_| Vec::new()),
         };
         let deadline = shared.config.turn_deadline;
@@ -206,7 +201,7 @@ impl ActorState {
             (Some(idempotency_key), Some(traces)) => Some(TurnRecord {
                 idempotency_key,
                 response: serde_json::to_vec(&traces)
-                    .map_err(|e| SessionError::Internal(e.to_string()))?,
+                    .map_err(|e| SessionError::internal_from("cannot encode the turn record", e))?,
             }),
             _ => None,
         };
@@ -227,8 +222,8 @@ impl ActorState {
         record: Option<TurnRecord>,
     ) -> Result<u64, SessionError> {
         let expected_version = self.loaded.as_ref().map_or(0, |l| l.version);
-        let bytes =
-            serde_json::to_vec(&*state).map_err(|e| SessionError::Internal(e.to_string()))?;
+        let bytes = serde_json::to_vec(&*state)
+            .map_err(|e| SessionError::internal_from("cannot encode the state", e))?;
         let fence = self.fence().await?;
         let started = Instant::now();
         let result = self

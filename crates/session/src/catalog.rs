@@ -7,10 +7,18 @@ use turnstile_engine::Agent;
 
 use crate::error::SessionError;
 
+/// The version alias a request runs on when it names none (the DM API's default).
+pub const DEFAULT_VERSION: &str = "development";
+
+/// The version alias of what a project published: what channel users talk to.
+pub const PUBLISHED_VERSION: &str = "production";
+
 /// A project: its agent versions by alias (`development`, `production`, …).
 #[derive(Debug, Clone)]
 pub struct Project {
+    /// The project's id (the tenant in every session key).
     pub id: String,
+    /// The agent of each version alias.
     pub versions: HashMap<String, Arc<Agent>>,
 }
 
@@ -18,8 +26,8 @@ impl Project {
     /// A project whose `development` and `production` versions are the same agent.
     pub fn single(id: impl Into<String>, agent: Arc<Agent>) -> Project {
         let versions = [
-            ("development".to_owned(), agent.clone()),
-            ("production".to_owned(), agent),
+            (DEFAULT_VERSION.to_owned(), agent.clone()),
+            (PUBLISHED_VERSION.to_owned(), agent),
         ]
         .into_iter()
         .collect();
@@ -37,6 +45,7 @@ pub struct AgentCatalog {
 }
 
 impl AgentCatalog {
+    /// A catalog of these projects.
     pub fn new(projects: impl IntoIterator<Item = Project>) -> Self {
         AgentCatalog {
             projects: projects.into_iter().map(|p| (p.id.clone(), p)).collect(),
@@ -59,10 +68,12 @@ impl AgentCatalog {
             })
     }
 
+    /// Whether the project exists.
     pub fn contains(&self, project: &str) -> bool {
         self.projects.contains_key(project)
     }
 
+    /// The ids of every project.
     pub fn project_ids(&self) -> impl Iterator<Item = &str> {
         self.projects.keys().map(String::as_str)
     }

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-/// How sessions behave under load. [`Default`] gives production-sensible values.
+/// How sessions behave under load. [`Default`] gives production-sensible values, and is the one
+/// place those defaults are written (the server's `[limits]` falls back to them).
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
     /// Requests one session may have waiting (beyond this: [`SessionError::QueueFull`]).
@@ -26,7 +27,7 @@ impl Default for SessionConfig {
             max_resident: 100_000,
             idle_timeout: Duration::from_secs(300),
             turn_deadline: Duration::from_secs(15),
-            max_steps: 1000,
+            max_steps: turnstile_engine::TurnOptions::default().max_steps,
         }
     }
 }

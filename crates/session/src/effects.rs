@@ -12,23 +12,39 @@ pub struct SystemEffects {
     client: reqwest::Client,
 }
 
-impl SystemEffects {
-    /// Builds the shared HTTP client (connection pooling across all sessions).
-    pub fn new() -> Self {
-        // reqwest is built without a default crypto provider; ring is installed once here.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("turnstile/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .unwrap_or_default();
-        SystemEffects { client }
+/// Why the effects could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum EffectsError {
+    /// TLS needs a process-wide rustls crypto provider, which the program chooses and installs
+    /// (e.g. `rustls::crypto::ring::default_provider().install_default()`) before it starts
+    /// sessions: a library does not choose one for the whole process.
+    #[error("no rustls crypto provider is installed for this process")]
+    NoCryptoProvider,
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client")]
+    Client(#[from] reqwest::Error),
+}
+
+impl EffectsError {
+    /// `Err(NoCryptoProvider)` unless the program installed a rustls crypto provider: reqwest,
+    /// built without one of its own, panics when it builds a client without it.
+    pub fn check_crypto_provider() -> Result<(), EffectsError> {
+        match rustls::crypto::CryptoProvider::get_default() {
+            Some(_) => Ok(()),
+            None => Err(EffectsError::NoCryptoProvider),
+        }
     }
 }
 
-impl Default for SystemEffects {
-    fn default() -> Self {
-        Self::new()
+impl SystemEffects {
+    /// Builds the shared HTTP client (connection pooling across all sessions).
+    pub fn new() -> Result<Self, EffectsError> {
+        EffectsError::check_crypto_provider()?;
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("turnstile/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(5))
+            .build()?;
+        Ok(SystemEffects { client })
     }
 }
 

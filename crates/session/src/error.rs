@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use turnstile_store::StoreError;
 
+/// The cause of an error, kept so that logs show the whole chain.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// A request the session layer could not serve. Every variant leaves the session intact.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -48,9 +51,75 @@ pub enum SessionError {
     Moved,
     /// The node owning the session cannot be reached right now (it failed, or views are
     /// changing): retry shortly, with the same idempotency key.
-    #[error("the session's node is unavailable: {0}")]
-    Unavailable(String),
+    #[error("the session's node is unavailable: {reason}")]
+    Unavailable {
+        /// What was tried and what went wrong.
+        reason: String,
+        /// The error behind it, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The session stopped (its actor failed) before the turn or state operation ended; nothing
+    /// was committed.
+    #[error("the session stopped before the request finished; nothing was saved")]
+    Interrupted,
     /// The turn failed inside the runtime (a bug); the session is reloaded from the store.
-    #[error("the turn failed: {0}")]
-    Internal(String),
+    #[error("the turn failed: {context}")]
+    Internal {
+        /// What the runtime was doing.
+        context: String,
+        /// The error behind it, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+impl SessionError {
+    /// An [`Unavailable`](SessionError::Unavailable) error with nothing behind it.
+    pub fn unavailable(reason: impl Into<String>) -> SessionError {
+        SessionError::Unavailable {
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// An [`Internal`](SessionError::Internal) error with nothing behind it.
+    pub fn internal(context: impl Into<String>) -> SessionError {
+        SessionError::Internal {
+            context: context.into(),
+            source: None,
+        }
+    }
+
+    /// An [`Internal`](SessionError::Internal) error caused by `source`.
+    pub fn internal_from(context: impl Into<String>, source: impl Into<BoxError>) -> SessionError {
+        SessionError::Internal {
+            context: context.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// This error and its causes, `: `-separated (what logs and clients are shown).
+    ///
+    /// ```
+    /// use turnstile_session::SessionError;
+    ///
+    /// let cause = serde_json::from_str::<u8>("x").unwrap_err();
+    /// let error = SessionError::internal_from("stored state does not parse", cause);
+    /// assert!(error.chain().starts_with("the turn failed: stored state does not parse: expected"));
+    /// ```
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(error) = cause {
+            let shown = error.to_string();
+            // A transparent wrapper shows its cause's message already.
+            if !text.ends_with(&shown) {
+                text.push_str(": ");
+                text.push_str(&shown);
+            }
+            cause = error.source();
+        }
+        text
+    }
 }

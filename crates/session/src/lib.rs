@@ -3,7 +3,7 @@
 //! Every conversation — a `(project, userID)` pair — is owned by one [`ractor`] actor, spawned on
 //! first use by the [`Sessions`] registry. The actor runs that conversation's requests one at a
 //! time in arrival order; each turn's state is committed to the [`SessionStore`] before the turn
-//! is acknowledged ([`TurnEvent::Done`]). Traces stream out while the turn runs.
+//! is acknowledged (the [`Turn`] ends with its [`TurnResult`]). Traces stream out while the turn runs.
 //!
 //! In a cluster ([`Sessions::start_placed`]) every commit is fenced with the epoch of this node's
 //! claim on the session's partition (see [`Placement`]); sessions of partitions that move away
@@ -26,11 +26,14 @@ mod placement;
 mod registry;
 mod turn;
 
-pub use catalog::{AgentCatalog, Project};
+pub use catalog::{AgentCatalog, DEFAULT_VERSION, PUBLISHED_VERSION, Project};
 pub use config::SessionConfig;
-pub use effects::SystemEffects;
-pub use error::SessionError;
+pub use effects::{EffectsError, SystemEffects};
+pub use error::{BoxError, SessionError};
 pub use placement::Placement;
 pub use registry::Sessions;
-pub use turn::{StateOp, TurnEvent, TurnInput, TurnResult, TurnStream};
-pub use turnstile_store::{SessionKey, StoreError};
+pub use turn::{CollectedTurn, StateOp, Turn, TurnInput, TurnResult, TurnSender};
+/// A conversation's identity, `(project, userID)`. It is defined by the store, whose records
+/// it keys, and is the same type on every layer above it.
+pub use turnstile_store::SessionKey;
+pub use turnstile_store::StoreError;

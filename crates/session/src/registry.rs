@@ -13,14 +13,14 @@ use std::time::{Duration, Instant};
 
 use lru::LruCache;
 use ractor::{Actor, ActorProcessingErr, ActorRef, MessagingErr, SupervisionEvent};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use turnstile_engine::SessionState;
 use turnstile_store::{SessionKey, SessionStore};
 
 use crate::actor::{ActorState, SessionActor, SessionMsg, release};
 use crate::effects::SystemEffects;
 use crate::placement::{Fences, Placement};
-use crate::turn::{StateOp, TurnInput, TurnStream};
+use crate::turn::{StateOp, Turn, TurnInput};
 use crate::{AgentCatalog, SessionConfig, SessionError};
 
 /// Services shared by every session actor.
@@ -110,7 +110,8 @@ impl Sessions {
         let shared = Arc::new(Shared {
             store,
             catalog,
-            effects: SystemEffects::new(),
+            effects: SystemEffects::new()
+                .map_err(|e| SessionError::internal_from("cannot set up webhook calls", e))?,
             config,
             queued: AtomicUsize::new(0),
             fences: placement.map(Fences::new),
@@ -120,7 +121,7 @@ impl Sessions {
             .clamp(Duration::from_millis(50), Duration::from_secs(5));
         let (supervisor, _join) = Actor::spawn(None, Supervisor, registry.clone())
             .await
-            .map_err(|e| SessionError::Internal(format!("cannot start the supervisor: {e}")))?;
+            .map_err(|e| SessionError::internal_from("cannot start the supervisor", e))?;
         let inner = Arc::new(Inner {
             shared,
             map: Mutex::new(LruCache::unbounded()),
@@ -146,18 +147,14 @@ impl Sessions {
         Ok(Sessions { inner })
     }
 
-    /// Runs a turn. Traces stream into the returned receiver, which ends with
-    /// [`TurnEvent::Done`](crate::TurnEvent::Done) once the turn is committed.
-    pub async fn turn(
-        &self,
-        key: SessionKey,
-        input: TurnInput,
-    ) -> Result<TurnStream, SessionError> {
-        let (events, stream) = mpsc::unbounded_channel();
+    /// Runs a turn: once it is queued in its session, the returned [`Turn`] streams its
+    /// traces and ends when it is committed (or failed). `Err`: the turn was not queued.
+    pub async fn turn(&self, key: SessionKey, input: TurnInput) -> Result<Turn, SessionError> {
+        let (sender, turn) = Turn::channel();
         self.inner
-            .send(&key, SessionMsg::Turn { input, events })
+            .send(&key, SessionMsg::Turn { input, sender })
             .await?;
-        Ok(stream)
+        Ok(turn)
     }
 
     /// Reads or changes a session's state, in order with its turns.
@@ -170,9 +167,7 @@ impl Sessions {
         self.inner
             .send(&key, SessionMsg::State { op, reply })
             .await?;
-        answer.await.map_err(|_| {
-            SessionError::Internal("the session stopped while serving the request".into())
-        })?
+        answer.await.map_err(|_| SessionError::Interrupted)?
     }
 
     /// The partitions moved to other nodes: their sessions finish what they have queued and
@@ -271,13 +266,11 @@ impl Inner {
                 }
                 Err(e) => {
                     self.shared.finished_one(&handle.queue);
-                    return Err(SessionError::Internal(e.to_string()));
+                    return Err(SessionError::internal_from("cannot reach the session", e));
                 }
             }
         }
-        Err(SessionError::Internal(
-            "the session could not be started".into(),
-        ))
+        Err(SessionError::internal("the session could not be started"))
     }
 
     /// Finds a resident session and counts one more request in its queue.
@@ -318,7 +311,7 @@ impl Inner {
         let (actor, _join) =
             Actor::spawn_linked(None, SessionActor, state, self.supervisor.get_cell())
                 .await
-                .map_err(|e| SessionError::Internal(format!("cannot start a session: {e}")))?;
+                .map_err(|e| SessionError::internal_from("cannot start a session", e))?;
         let handle = Handle {
             actor,
             queue,

@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use turnstile_engine::{Request, load_agent_str};
 use turnstile_session::{
-    AgentCatalog, Placement, Project, SessionConfig, SessionError, SessionKey, Sessions, TurnEvent,
-    TurnInput,
+    AgentCatalog, Placement, Project, SessionConfig, SessionError, SessionKey, Sessions, TurnInput,
 };
 use turnstile_store::{PostgresStore, SessionStore};
 use turnstile_testkit::PgServer;
@@ -29,6 +28,8 @@ impl Placement for OwnsEverything {
 }
 
 async fn node(url: &str, id: &'static str) -> Sessions {
+    // The program chooses the process's TLS crypto provider; the session layer only checks it.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let agent = load_agent_str(
         "count.yaml",
         "variables: [n]\nflows:\n  main:\n    steps:\n      - id: count\n        set: { n: n + 1 }\n      - say: \"{n}\"\n      - capture: x\n        goto: count\n",
@@ -49,16 +50,17 @@ async fn node(url: &str, id: &'static str) -> Sessions {
 /// Runs a turn of `user`; the committed version and what it said, or the error.
 async fn turn(sessions: &Sessions, request: Request) -> Result<(u64, String), SessionError> {
     let key = SessionKey::new("p", "split");
-    let mut events = sessions.turn(key, TurnInput::new(request)).await?;
-    let mut said = String::new();
-    while let Some(event) = events.recv().await {
-        match event {
-            TurnEvent::Trace(t) => said.push_str(t.message().unwrap_or_default()),
-            TurnEvent::Done(done) => return Ok((done.version, said)),
-            TurnEvent::Failed(e) => return Err(e),
-        }
-    }
-    panic!("the turn ended without an outcome")
+    let collected = sessions
+        .turn(key, TurnInput::new(request))
+        .await?
+        .collect()
+        .await?;
+    let said = collected
+        .traces
+        .iter()
+        .filter_map(|t| t.message())
+        .collect();
+    Ok((collected.result.version, said))
 }
 
 fn text() -> Request {

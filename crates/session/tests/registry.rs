@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use turnstile_engine::{Request, SessionState, load_agent_str};
 use turnstile_session::{
-    AgentCatalog, Project, SessionConfig, SessionError, SessionKey, Sessions, StateOp, TurnEvent,
-    TurnInput,
+    AgentCatalog, Project, SessionConfig, SessionError, SessionKey, Sessions, StateOp, TurnInput,
 };
 use turnstile_store::{Commit, MemoryStore, SessionStore, StoreError, StoredSession, TurnRecord};
 
@@ -54,6 +53,8 @@ async fn slow_webhook(delay: Duration) -> String {
 }
 
 async fn start(store: Arc<dyn SessionStore>, config: SessionConfig, webhook: &str) -> Sessions {
+    // The program chooses the process's TLS crypto provider; the session layer only checks it.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let catalog = AgentCatalog::new([Project::single("p", agent(webhook))]);
     Sessions::start(store, Arc::new(catalog), config)
         .await
@@ -70,16 +71,13 @@ async fn turn(
     user: &str,
     request: Request,
 ) -> Result<Vec<String>, SessionError> {
-    let mut events = sessions.turn(key(user), TurnInput::new(request)).await?;
-    let mut said = Vec::new();
-    while let Some(event) = events.recv().await {
-        match event {
-            TurnEvent::Trace(t) => said.extend(t.message().map(str::to_owned)),
-            TurnEvent::Done(_) => return Ok(said),
-            TurnEvent::Failed(e) => return Err(e),
-        }
-    }
-    Err(SessionError::Internal("no end".into()))
+    let turn = sessions.turn(key(user), TurnInput::new(request)).await?;
+    let collected = turn.collect().await?;
+    Ok(collected
+        .traces
+        .iter()
+        .filter_map(|t| t.message().map(str::to_owned))
+        .collect())
 }
 
 fn text() -> Request {
@@ -266,6 +264,7 @@ async fn sessions_of_lost_partitions_stop_and_claims_need_ownership() {
     let placement = Arc::new(Switchable {
         owned: std::sync::Mutex::new(vec![1, 2]),
     });
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let catalog = AgentCatalog::new([Project::single("p", agent("http://127.0.0.1:9/"))]);
     let sessions = Sessions::start_placed(
         Arc::new(MemoryStore::new()),

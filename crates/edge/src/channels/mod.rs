@@ -9,17 +9,38 @@ mod voice;
 mod webchat;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::FromRef;
 use turnstile_channels::ChannelsConfig;
 
-use crate::AppState;
 use crate::error::ApiError;
+use crate::extract::AppState;
 
 /// The agent version channel users talk to: people on a platform are the agent's audience, so
 /// they get the published version (in development mode both versions are the one agent).
-pub(crate) const CHANNEL_VERSION: &str = "production";
+pub(crate) const CHANNEL_VERSION: &str = turnstile_session::PUBLISHED_VERSION;
+
+/// What the channel routes share: the server's state and the channels' settings.
+#[derive(Clone)]
+pub(crate) struct ChannelState {
+    app: AppState,
+    settings: Arc<ChannelSettings>,
+}
+
+impl FromRef<ChannelState> for AppState {
+    fn from_ref(state: &ChannelState) -> AppState {
+        state.app.clone()
+    }
+}
+
+impl FromRef<ChannelState> for Arc<ChannelSettings> {
+    fn from_ref(state: &ChannelState) -> Arc<ChannelSettings> {
+        state.settings.clone()
+    }
+}
 
 /// The channels of every project, and the HTTP client for answers sent back to platforms
 /// (Slack's `response_url`, the Telegram Bot API).
@@ -33,16 +54,19 @@ pub struct ChannelSettings {
 }
 
 impl ChannelSettings {
-    /// Settings for these projects (a project not listed has no channels).
-    pub fn new(projects: impl IntoIterator<Item = (String, ChannelsConfig)>) -> ChannelSettings {
-        ChannelSettings {
+    /// Settings for these projects (a project not listed has no channels). Fails when the HTTP
+    /// client for the platforms cannot be built (e.g. no TLS crypto provider is installed).
+    pub fn new(
+        projects: impl IntoIterator<Item = (String, ChannelsConfig)>,
+    ) -> Result<ChannelSettings, turnstile_session::EffectsError> {
+        turnstile_session::EffectsError::check_crypto_provider()?;
+        Ok(ChannelSettings {
             projects: projects.into_iter().collect(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap_or_default(),
+                .build()?,
             telegram_lines: Default::default(),
-        }
+        })
     }
 
     /// The channels of `project` (empty when none are configured).
@@ -51,26 +75,27 @@ impl ChannelSettings {
     }
 }
 
-/// Every channel route.
-pub(crate) fn routes() -> Router<AppState> {
+/// Every channel route, over the server's state and the channels' settings.
+pub(crate) fn routes(app: AppState, settings: Arc<ChannelSettings>) -> Router {
     Router::new()
         .merge(slack::routes())
         .merge(telegram::routes())
         .merge(voice::routes())
         .merge(webchat::routes())
+        .with_state(ChannelState { app, settings })
 }
 
 /// The project's channels after checking the project exists.
 pub(crate) fn project_channels<'a>(
-    state: &'a AppState,
+    app: &AppState,
+    settings: &'a ChannelSettings,
     project: &str,
 ) -> Result<&'a ChannelsConfig, ApiError> {
-    if !state.sessions.catalog().contains(project) {
+    if !app.dispatch.catalog().contains(project) {
         return Err(ApiError::NotFound(format!("unknown project `{project}`")));
     }
     static NONE: std::sync::OnceLock<ChannelsConfig> = std::sync::OnceLock::new();
-    Ok(state
-        .channels
+    Ok(settings
         .project(project)
         .unwrap_or_else(|| NONE.get_or_init(ChannelsConfig::default)))
 }

@@ -7,19 +7,19 @@
 
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use turnstile_channels::webchat::{self, PageOptions};
+use turnstile_session::DEFAULT_VERSION;
 
-use crate::AppState;
-use crate::body::JsonBody;
+use super::ChannelState;
 use crate::dm::StreamBody;
 use crate::error::ApiError;
-use crate::query::QueryString;
-use crate::routes::{StreamQuery, session_key, stream_turn};
+use crate::extract::{AppState, IdempotencyKey, JsonBody, PublicAccess, QueryString, session_key};
+use crate::sse::{StreamQuery, stream_turn};
 
-pub(super) fn routes() -> Router<AppState> {
+pub(super) fn routes() -> Router<ChannelState> {
     Router::new()
         .route("/chat/{project}", get(page))
         .route("/chat/{project}/user/{user_id}/stream", post(stream))
@@ -28,16 +28,14 @@ pub(super) fn routes() -> Router<AppState> {
 /// The web chat exists for known, public projects; anything else is a 404 that says how to
 /// enable it.
 fn public_project(state: &AppState, project: &str) -> Result<(), ApiError> {
-    if !state.sessions.catalog().contains(project) {
-        return Err(ApiError::NotFound(format!("unknown project `{project}`")));
-    }
-    if !state.auth.is_public(project) {
-        return Err(ApiError::NotFound(format!(
+    match state.public_access(project) {
+        PublicAccess::Unknown => Err(ApiError::NotFound(format!("unknown project `{project}`"))),
+        PublicAccess::Closed => Err(ApiError::NotFound(format!(
             "the web chat of project `{project}` is not enabled: set `public = true` in its \
              [[projects]] entry of the config file (this also opens its keyless /public routes)"
-        )));
+        ))),
+        PublicAccess::Open => Ok(()),
     }
-    Ok(())
 }
 
 /// `GET /chat/{project}`: the page, with its event button from `?event=&label=&data=`.
@@ -50,9 +48,9 @@ async fn page(
     let options = PageOptions::from_query(query.as_deref().unwrap_or(""))
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let title = state
-        .sessions
+        .dispatch
         .catalog()
-        .agent(&project, "development")
+        .agent(&project, DEFAULT_VERSION)
         .ok()
         .map(|agent| agent.name.clone())
         .filter(|name| !name.trim().is_empty())
@@ -86,10 +84,10 @@ async fn stream(
     State(state): State<AppState>,
     Path((project, user)): Path<(String, String)>,
     QueryString(query): QueryString<StreamQuery>,
-    headers: HeaderMap,
+    idempotency: IdempotencyKey,
     JsonBody(body): JsonBody<StreamBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     public_project(&state, &project)?;
     let key = session_key(project, &user)?;
-    stream_turn(&state, key, query, &headers, body).await
+    stream_turn(&state, key, query, idempotency, body).await
 }

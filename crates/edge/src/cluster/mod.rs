@@ -1,10 +1,11 @@
 //! The edge in a cluster: requests for sessions owned elsewhere are forwarded to their owner
-//! ([`dispatch`]), requests forwarded here are served ([`service`]), and the session layer learns
-//! what this node owns ([`ViewPlacement`]) and what it lost ([`spawn_rebalancer`]).
+//! ([`forward`], used by [`Dispatch`](crate::Dispatch)), and the session layer learns what this
+//! node owns ([`ViewPlacement`]) and what it lost ([`spawn_rebalancer`]). Requests forwarded
+//! here are served by the internal gRPC service (`grpc::internal`).
 
-mod dispatch;
-mod service;
-mod wire;
+mod route;
+
+pub(crate) use route::forward;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +14,6 @@ use tokio::sync::watch;
 use turnstile_cluster::{Peers, View, partition_of};
 use turnstile_session::SessionKey;
 use turnstile_session::{Placement, Sessions};
-
-pub use service::{ClusterService, cluster_server, cluster_service_router};
 
 /// What the edge of a cluster node needs: its id, its current view and its peer connections.
 pub struct ClusterHandle {

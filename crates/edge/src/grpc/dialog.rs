@@ -7,63 +7,74 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use turnstile_proto::v1 as pb;
-use turnstile_session::{SessionKey, TurnEvent, TurnInput, TurnStream};
+use turnstile_session::{CollectedTurn, DEFAULT_VERSION, SessionKey, Turn, TurnInput};
+use turnstile_wire::{request_to_json, struct_to_json, trace_to_pb};
 
-use super::convert::{dm_config, filter, request_to_json, struct_to_json, trace_to_pb};
-use crate::AppState;
-use crate::dm::{TraceFilter, parse_action};
-use crate::error::ApiError;
-use crate::routes::{collect_turn, session_key};
+use crate::dm::{DmConfig, DmTurn, TraceFilter};
+use crate::error::{ApiError, status_of};
+use crate::extract::{AppState, idempotency_key, keyed_session};
 
 /// How many answers of a `Converse` stream may wait for the client to read them.
 const CONVERSE_BUFFER: usize = 1024;
 
-pub struct DialogService {
+/// The `Dialog` service over the server's state.
+pub(crate) struct DialogService {
     pub state: AppState,
 }
 
 type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
 /// Authenticates a turn and builds it, exactly as the HTTP routes do.
-pub(super) fn prepare(
+fn prepare(
     state: &AppState,
     metadata: &tonic::metadata::MetadataMap,
     request: pb::InteractRequest,
 ) -> Result<(SessionKey, TurnInput, TraceFilter), ApiError> {
     let headers = metadata.clone().into_headers();
-    let project = if request.project.is_empty() {
-        state.auth.project_of(&headers)?
-    } else {
-        state.auth.check_project(&headers, &request.project)?
-    };
-    let key = session_key(project, &request.user_id)?;
+    let key = keyed_session(
+        &state.auth,
+        &headers,
+        Some(&request.project),
+        &request.user_id,
+    )?;
     let version = if request.version.is_empty() {
-        "development".to_owned()
+        DEFAULT_VERSION.to_owned()
     } else {
         request.version
     };
-    let agent = state.sessions.catalog().agent(&key.project, &version)?;
-    let action = request_to_json(request.request.as_ref())?;
-    let parsed = parse_action(Some(&action), &agent)?;
+    let action = request_to_json(request.request.as_ref())
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let config = dm_config(request.config.as_ref());
-    let idempotency_key = match request.idempotency_key.len() {
-        0 => None,
-        1..=256 => Some(request.idempotency_key),
-        _ => {
-            return Err(ApiError::BadRequest(
-                "an idempotency key is 1 to 256 characters".into(),
-            ));
-        }
-    };
-    let input = TurnInput {
-        request: parsed,
+    let input = DmTurn {
         version,
+        action: Some(&action),
+        config: &config,
         variables: struct_to_json(request.variables.as_ref()),
-        idempotency_key,
-        stop_types: config.stop_types.clone(),
+        idempotency_key: Some(request.idempotency_key)
+            .filter(|k| !k.is_empty())
+            .map(idempotency_key)
+            .transpose()?,
+    }
+    .input(state.dispatch.catalog(), &key.project)?;
+    Ok((key, input, TraceFilter::new(&config)))
+}
+
+/// The trace filter and custom-action settings a `TurnConfig` asks for.
+fn dm_config(config: Option<&pb::TurnConfig>) -> DmConfig {
+    let config = config.cloned().unwrap_or_default();
+    DmConfig {
+        strip_ssml: Some(!config.keep_ssml),
         stop_all: config.stop_all,
-    };
-    Ok((key, input, filter(&config)))
+        stop_types: config.stop_types,
+        exclude_types: if config.all_types {
+            Some(Vec::new())
+        } else if config.exclude_types.is_empty() {
+            None
+        } else {
+            Some(config.exclude_types)
+        },
+        ..DmConfig::default()
+    }
 }
 
 #[tonic::async_trait]
@@ -74,7 +85,12 @@ impl pb::dialog_server::Dialog for DialogService {
     ) -> Result<Response<pb::InteractResponse>, Status> {
         let (metadata, _, message) = request.into_parts();
         let (key, input, filter) = prepare(&self.state, &metadata, message)?;
-        let (traces, result) = collect_turn(&self.state, key, input).await?;
+        let CollectedTurn { traces, result } = self
+            .state
+            .dispatch
+            .run(key, input)
+            .await
+            .map_err(status_of)?;
         Ok(Response::new(pb::InteractResponse {
             traces: filter
                 .apply_all(&traces)
@@ -94,30 +110,38 @@ impl pb::dialog_server::Dialog for DialogService {
     ) -> Result<Response<Self::InteractStreamStream>, Status> {
         let (metadata, _, message) = request.into_parts();
         let (key, input, filter) = prepare(&self.state, &metadata, message)?;
-        let events = self.state.turn(key, input).await.map_err(ApiError::from)?;
-        let stream = futures_util::stream::unfold(Some((events, filter)), |progress| async move {
-            let (mut events, filter) = progress?;
-            loop {
-                let (item, more) = match events.recv().await {
-                    Some(TurnEvent::Trace(trace)) => match filter.apply(&trace) {
-                        Some(shown) => (Ok(trace_event(trace_to_pb(&shown))), true),
-                        None => continue,
-                    },
-                    Some(TurnEvent::Done(result)) => (
-                        Ok(pb::TurnEvent {
-                            event: Some(pb::turn_event::Event::Committed(pb::Committed {
-                                version: result.version,
-                                replayed: result.replayed,
-                            })),
-                        }),
-                        false,
-                    ),
-                    Some(TurnEvent::Failed(e)) => (Err(Status::from(ApiError::from(e))), false),
-                    None => (Err(session_stopped()), false),
-                };
-                return Some((item, more.then_some((events, filter))));
-            }
-        });
+        let turn = self
+            .state
+            .dispatch
+            .turn(key, input)
+            .await
+            .map_err(status_of)?;
+        let stream =
+            futures_util::stream::unfold(Some((turn, filter)), |progress| async move {
+                let (mut turn, filter) = progress?;
+                loop {
+                    match turn.next_trace().await {
+                        Some(trace) => {
+                            if let Some(shown) = filter.apply(&trace) {
+                                let event = pb::turn_event::Event::Trace(trace_to_pb(&shown));
+                                let item = Ok(pb::TurnEvent { event: Some(event) });
+                                return Some((item, Some((turn, filter))));
+                            }
+                        }
+                        None => {
+                            let item = turn.finish().await.map_err(status_of).map(|result| {
+                                pb::TurnEvent {
+                                    event: Some(pb::turn_event::Event::Committed(pb::Committed {
+                                        version: result.version,
+                                        replayed: result.replayed,
+                                    })),
+                                }
+                            });
+                            return Some((item, None));
+                        }
+                    }
+                }
+            });
         Ok(Response::new(Box::pin(stream)))
     }
 
@@ -130,7 +154,7 @@ impl pb::dialog_server::Dialog for DialogService {
         let (metadata, _, mut inbound) = request.into_parts();
         let (out, answers) = mpsc::channel(CONVERSE_BUFFER);
         let state = self.state.clone();
-        tokio::spawn(async move {
+        self.state.tasks.spawn(async move {
             // Turns are handed to their sessions in the order they arrive on the stream (each
             // hand-off is awaited, the turn is not), so one user's turns keep their order while
             // different users' turns run side by side.
@@ -140,16 +164,19 @@ impl pb::dialog_server::Dialog for DialogService {
                     None => Err(ApiError::BadRequest("`turn` is required".into())),
                     Some(turn) => match prepare(&state, &metadata, turn) {
                         Ok((key, input, filter)) => state
+                            .dispatch
                             .turn(key, input)
                             .await
-                            .map(|events| (events, filter))
+                            .map(|turn| (turn, filter))
                             .map_err(ApiError::from),
                         Err(e) => Err(e),
                     },
                 };
                 match submitted {
-                    Ok((events, filter)) => {
-                        tokio::spawn(forward(correlation_id, events, filter, out.clone()));
+                    Ok((turn, filter)) => {
+                        state
+                            .tasks
+                            .spawn(answer(correlation_id, turn, filter, out.clone()));
                     }
                     Err(e) => {
                         let status = Status::from(e);
@@ -162,50 +189,37 @@ impl pb::dialog_server::Dialog for DialogService {
     }
 }
 
-/// Sends one turn's events, tagged, into a `Converse` stream.
-async fn forward(
+/// Sends one turn's traces and end, tagged, into a `Converse` stream.
+async fn answer(
     correlation_id: String,
-    mut events: TurnStream,
+    mut turn: Turn,
     filter: TraceFilter,
     out: mpsc::Sender<Result<pb::ConverseResponse, Status>>,
 ) {
     use pb::converse_response::Event as E;
-    while let Some(event) = events.recv().await {
-        let (event, last) = match event {
-            TurnEvent::Trace(trace) => match filter.apply(&trace) {
-                Some(shown) => (E::Trace(trace_to_pb(&shown)), false),
-                None => continue,
-            },
-            TurnEvent::Done(result) => (
-                E::Committed(pb::Committed {
-                    version: result.version,
-                    replayed: result.replayed,
-                }),
-                true,
-            ),
-            TurnEvent::Failed(e) => {
-                let status = Status::from(ApiError::from(e));
-                let _ = out.send(Ok(turn_error(correlation_id, &status))).await;
-                return;
-            }
-        };
-        let message = pb::ConverseResponse {
-            correlation_id: correlation_id.clone(),
-            event: Some(event),
-        };
-        if out.send(Ok(message)).await.is_err() || last {
+    let message = |event| pb::ConverseResponse {
+        correlation_id: correlation_id.clone(),
+        event: Some(event),
+    };
+    while let Some(trace) = turn.next_trace().await {
+        if let Some(shown) = filter.apply(&trace)
+            && out
+                .send(Ok(message(E::Trace(trace_to_pb(&shown)))))
+                .await
+                .is_err()
+        {
+            // The client went away; the turn still runs to its commit.
             return;
         }
     }
-    let _ = out
-        .send(Ok(turn_error(correlation_id, &session_stopped())))
-        .await;
-}
-
-fn trace_event(trace: pb::Trace) -> pb::TurnEvent {
-    pb::TurnEvent {
-        event: Some(pb::turn_event::Event::Trace(trace)),
-    }
+    let last = match turn.finish().await {
+        Ok(result) => message(E::Committed(pb::Committed {
+            version: result.version,
+            replayed: result.replayed,
+        })),
+        Err(e) => turn_error(correlation_id.clone(), &status_of(e)),
+    };
+    let _ = out.send(Ok(last)).await;
 }
 
 fn turn_error(correlation_id: String, status: &Status) -> pb::ConverseResponse {
@@ -216,8 +230,4 @@ fn turn_error(correlation_id: String, status: &Status) -> pb::ConverseResponse {
             message: status.message().to_owned(),
         })),
     }
-}
-
-fn session_stopped() -> Status {
-    Status::internal("the session stopped before the turn finished; nothing was saved")
 }

@@ -1,22 +1,25 @@
 //! The gRPC API (`proto/turnstile/v1/dialog.proto`): the `Dialog` and `State` services, gRPC
-//! health and server reflection. Errors are gRPC statuses with messages: `UNAUTHENTICATED`,
-//! `PERMISSION_DENIED`, `INVALID_ARGUMENT`, `NOT_FOUND`, `RESOURCE_EXHAUSTED` (a full session
-//! queue), `UNAVAILABLE`, `DEADLINE_EXCEEDED`, `INTERNAL`.
+//! health and server reflection, and the internal `Cluster` service of a cluster node. Errors
+//! are gRPC statuses with messages: `UNAUTHENTICATED`, `PERMISSION_DENIED`, `INVALID_ARGUMENT`,
+//! `NOT_FOUND`, `RESOURCE_EXHAUSTED` (a full session queue), `UNAVAILABLE`,
+//! `DEADLINE_EXCEEDED`, `INTERNAL`.
 
-pub mod convert;
 mod dialog;
+mod internal;
 mod state;
 
+use tonic::service::Routes;
 use turnstile_proto::v1::dialog_server::DialogServer;
 use turnstile_proto::v1::state_server::StateServer;
 
-use crate::AppState;
+use crate::extract::AppState;
 
-/// The gRPC services as axum routes, to serve on the HTTP listener or on a listener of their own.
-pub fn grpc_router(state: AppState) -> axum::Router {
+/// The public gRPC services, health and reflection — and on a cluster node the internal
+/// service — as one set of routes (axum cannot merge two gRPC routers: each has a fallback).
+pub(crate) fn services(state: &AppState) -> Routes {
     let (health_reporter, health) = tonic_health::server::health_reporter();
     // Both services are served for as long as the process runs; `/readyz` covers shutdown.
-    tokio::spawn(async move {
+    state.tasks.spawn(async move {
         health_reporter
             .set_serving::<DialogServer<dialog::DialogService>>()
             .await;
@@ -29,7 +32,7 @@ pub fn grpc_router(state: AppState) -> axum::Router {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .expect("the compiled descriptor sets are valid");
-    let routes = tonic::service::Routes::new(DialogServer::new(dialog::DialogService {
+    let routes = Routes::new(DialogServer::new(dialog::DialogService {
         state: state.clone(),
     }))
     .add_service(StateServer::new(state::StateService {
@@ -37,14 +40,20 @@ pub fn grpc_router(state: AppState) -> axum::Router {
     }))
     .add_service(health)
     .add_service(reflection);
-    // A cluster node also serves the internal forwarding service (one router: axum cannot merge
-    // two gRPC routers, each has a fallback).
-    let routes = match &state.cluster {
-        Some(cluster) => routes.add_service(crate::cluster::cluster_server(
-            state.sessions.clone(),
-            cluster.clone(),
-        )),
+    match internal_service(state) {
+        Some(internal) => routes.add_service(internal),
         None => routes,
-    };
-    routes.into_axum_router()
+    }
+}
+
+/// The internal `Cluster` service alone (`None` on a single node).
+pub(crate) fn internal_routes(state: &AppState) -> Option<Routes> {
+    internal_service(state).map(Routes::new)
+}
+
+fn internal_service(
+    state: &AppState,
+) -> Option<turnstile_proto::v1::cluster_server::ClusterServer<internal::ClusterService>> {
+    let cluster = state.dispatch.cluster()?.clone();
+    Some(internal::cluster_server(state.clone(), cluster))
 }

@@ -5,13 +5,14 @@ use tonic::{Request, Response, Status};
 use turnstile_engine::SessionState;
 use turnstile_proto::v1 as pb;
 use turnstile_session::{SessionKey, StateOp};
+use turnstile_wire::{json_to_struct, struct_to_json};
 
-use super::convert::{json_to_struct, struct_to_json};
-use crate::AppState;
-use crate::error::ApiError;
-use crate::routes::{parse_state, session_key};
+use crate::dm::parse_state;
+use crate::error::{ApiError, status_of};
+use crate::extract::{AppState, keyed_session};
 
-pub struct StateService {
+/// The `State` service over the server's state.
+pub(crate) struct StateService {
     pub state: AppState,
 }
 
@@ -23,12 +24,7 @@ impl StateService {
         user: &str,
     ) -> Result<SessionKey, ApiError> {
         let headers = metadata.clone().into_headers();
-        let project = if project.is_empty() {
-            self.state.auth.project_of(&headers)?
-        } else {
-            self.state.auth.check_project(&headers, project)?
-        };
-        session_key(project, user)
+        keyed_session(&self.state.auth, &headers, Some(project), user)
     }
 
     async fn run(
@@ -36,7 +32,12 @@ impl StateService {
         key: SessionKey,
         op: StateOp,
     ) -> Result<Response<pb::StateResponse>, Status> {
-        let state = self.state.state_op(key, op).await.map_err(ApiError::from)?;
+        let state = self
+            .state
+            .dispatch
+            .state(key, op)
+            .await
+            .map_err(status_of)?;
         Ok(Response::new(answer(state)))
     }
 }

@@ -1,21 +1,18 @@
 //! `POST /state/user/{userID}/interact`: one turn, answered with the bare array of traces.
 
-use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use std::borrow::Cow;
 
+use axum::Json;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use turnstile_engine::{SessionState, Trace};
+use turnstile_session::{CollectedTurn, SessionKey, TurnInput};
 
-use super::{collect_turn, interact_turn, session_key};
-use crate::AppState;
-use crate::body::JsonBody;
-use crate::dm::InteractBody;
+use crate::dm::{DmTurn, InteractBody, TraceFilter};
 use crate::error::ApiError;
-use crate::query::QueryString;
+use crate::extract::{AppState, IdempotencyKey, JsonBody, KeyedSession, QueryString, Version};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct InteractQuery {
@@ -25,17 +22,17 @@ pub struct InteractQuery {
 
 pub async fn interact(
     State(state): State<AppState>,
-    Path(user): Path<String>,
+    KeyedSession(key): KeyedSession,
+    Version(version): Version,
+    idempotency: IdempotencyKey,
     QueryString(query): QueryString<InteractQuery>,
-    headers: HeaderMap,
     JsonBody(body): JsonBody<InteractBody>,
 ) -> Result<Response, ApiError> {
-    let key = session_key(state.auth.project_of(&headers)?, &user)?;
-    let (input, filter) = interact_turn(&state, &key, &headers, body)?;
+    let (input, filter) = interact_turn(&state, &key, version, idempotency, body)?;
     let verbose = matches!(query.verbose.as_deref(), Some("true" | "1"));
     // Only the verbose answer shows the request; don't build it for every turn.
     let request_json = verbose.then(|| input.request.to_json());
-    let (traces, result) = collect_turn(&state, key, input).await?;
+    let CollectedTurn { traces, result } = state.dispatch.run(key, input).await?;
     let traces = filter.apply_all(&traces);
     // Serialized straight from the typed traces: no intermediate JSON values.
     Ok(if let Some(request) = request_json {
@@ -48,6 +45,26 @@ pub async fn interact(
     } else {
         Json(traces).into_response()
     })
+}
+
+/// The turn an interact body asks for (the private and the public route share it): the parsed,
+/// agent-checked request and the trace filter its `config` selects.
+pub(super) fn interact_turn(
+    state: &AppState,
+    key: &SessionKey,
+    version: String,
+    idempotency: IdempotencyKey,
+    body: InteractBody,
+) -> Result<(TurnInput, TraceFilter), ApiError> {
+    let input = DmTurn {
+        version,
+        action: body.action.as_ref().or(body.request.as_ref()),
+        config: &body.config,
+        variables: body.state.map(|s| s.variables).unwrap_or_default(),
+        idempotency_key: idempotency.or_body(body.turn_id)?,
+    }
+    .input(state.dispatch.catalog(), &key.project)?;
+    Ok((input, TraceFilter::new(&body.config)))
 }
 
 /// `?verbose=true`: the state after the turn, the traces, and the request as understood.

@@ -8,8 +8,8 @@ use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::AppState;
 use crate::error::ApiError;
+use crate::extract::AppState;
 
 /// The process is alive.
 pub async fn healthz() -> Json<serde_json::Value> {
@@ -19,7 +19,7 @@ pub async fn healthz() -> Json<serde_json::Value> {
 /// The server takes traffic (503 while shutting down).
 pub async fn readyz(State(state): State<AppState>) -> Response {
     if state.ready.load(Ordering::Acquire) {
-        Json(json!({ "status": "ready", "residentSessions": state.sessions.resident() }))
+        Json(json!({ "status": "ready", "residentSessions": state.dispatch.sessions().resident() }))
             .into_response()
     } else {
         (
@@ -46,12 +46,13 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
 
 /// Gauges read at scrape time rather than maintained on every change.
 fn metrics_exporter_prometheus_gauges(state: &AppState) {
-    ::metrics::gauge!("turnstile_resident_sessions").set(state.sessions.resident() as f64);
+    ::metrics::gauge!("turnstile_resident_sessions")
+        .set(state.dispatch.sessions().resident() as f64);
 }
 
 /// The cluster as this node sees it: members, their states, the partitions each owns.
 pub async fn cluster(State(state): State<AppState>) -> Json<serde_json::Value> {
-    match &state.cluster {
+    match state.dispatch.cluster() {
         Some(cluster) => {
             let mut status = serde_json::to_value(cluster.view().status()).unwrap_or_default();
             status["clustered"] = json!(true);

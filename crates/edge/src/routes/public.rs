@@ -1,44 +1,31 @@
 //! The keyless routes of the web widget (`/public/{projectID}/…`) and feedback.
 
-use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use std::borrow::Cow;
 
+use axum::Json;
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
 use turnstile_engine::Trace;
 
-use super::{collect_turn, interact_turn, session_key};
-use crate::AppState;
-use crate::body::JsonBody;
+use super::interact::interact_turn;
 use crate::dm::InteractBody;
 use crate::error::ApiError;
-
-fn public_project(state: &AppState, project: &str) -> Result<(), ApiError> {
-    if !state.sessions.catalog().contains(project) {
-        return Err(ApiError::NotFound(format!("unknown project `{project}`")));
-    }
-    if !state.auth.is_public(project) {
-        return Err(ApiError::Unauthorized("no access to project".into()));
-    }
-    Ok(())
-}
+use crate::extract::{AppState, IdempotencyKey, JsonBody, PublicSession, Version, public_project};
 
 /// `POST /public/{projectID}/state/user/{userID}/interact` → `{"trace": [...]}`.
 pub async fn interact(
     State(state): State<AppState>,
-    Path((project, user)): Path<(String, String)>,
-    headers: HeaderMap,
+    PublicSession(key): PublicSession,
+    Version(version): Version,
+    idempotency: IdempotencyKey,
     JsonBody(body): JsonBody<InteractBody>,
 ) -> Result<Response, ApiError> {
-    public_project(&state, &project)?;
-    let key = session_key(project, &user)?;
-    let (input, filter) = interact_turn(&state, &key, &headers, body)?;
-    let (traces, _) = collect_turn(&state, key, input).await?;
+    let (input, filter) = interact_turn(&state, &key, version, idempotency, body)?;
+    let collected = state.dispatch.run(key, input).await?;
     Ok(Json(PublicAnswer {
-        trace: filter.apply_all(&traces),
+        trace: filter.apply_all(&collected.traces),
     })
     .into_response())
 }
@@ -70,11 +57,8 @@ pub async fn transcripts(
 
 /// `POST /feedback/{projectID}/user/{userID}`: acknowledged.
 pub async fn feedback(
-    State(state): State<AppState>,
-    Path((project, user)): Path<(String, String)>,
+    PublicSession(_key): PublicSession,
     JsonBody(_body): JsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    public_project(&state, &project)?;
-    session_key(project, &user)?;
     Ok(Json(json!({})))
 }

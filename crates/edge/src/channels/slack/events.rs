@@ -1,5 +1,7 @@
 //! `POST /channels/slack/{project}/events`: the Events API.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -9,20 +11,21 @@ use serde_json::{Value, json};
 use turnstile_channels::slack::{self, EventsCallback, MessageEvent};
 
 use super::{bad_request, post_json, signed_request, turn_input};
-use crate::AppState;
+use crate::channels::ChannelSettings;
 use crate::error::ApiError;
-use crate::routes::{collect_turn, session_key};
+use crate::extract::{AppState, session_key};
 
 /// Answers `url_verification`; acknowledges a person's message at once and runs it in the
 /// background (Slack retries after 3 s without an answer), replying with `chat.postMessage`
 /// when the project has a bot token.
 pub(super) async fn events(
     State(state): State<AppState>,
+    State(settings): State<Arc<ChannelSettings>>,
     Path(project): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (config, body) = signed_request(&state, &project, &headers, body).await?;
+    let (config, body) = signed_request(&state, &settings, &project, &headers, body).await?;
     let message = match EventsCallback::parse(&body).map_err(bad_request)? {
         EventsCallback::UrlVerification { challenge } => {
             return Ok(Json(json!({ "challenge": challenge })).into_response());
@@ -36,12 +39,13 @@ pub(super) async fn events(
         tracing::debug!(retry = ?retry, event = %message.event_id, "Slack redelivered an event");
     }
     let input = turn_input(message.request(), message.idempotency_key());
-    tokio::spawn(async move {
-        match collect_turn(&state, key, input).await {
-            Ok((_, result)) if result.replayed => {}
-            Ok((traces, _)) => {
+    let dispatch = state.dispatch.clone();
+    state.tasks.spawn(async move {
+        match dispatch.run(key, input).await {
+            Ok(turn) if turn.result.replayed => {}
+            Ok(turn) => {
                 if !config.bot_token.is_empty() {
-                    reply(&state, &config, &message, &traces).await;
+                    reply(&settings, &config, &message, &turn.traces).await;
                 }
             }
             Err(e) => tracing::warn!(error = %e, "a Slack message's turn failed"),
@@ -52,7 +56,7 @@ pub(super) async fn events(
 
 /// `chat.postMessage` into the message's channel (and thread).
 async fn reply(
-    state: &AppState,
+    settings: &ChannelSettings,
     config: &turnstile_channels::SlackConfig,
     message: &MessageEvent,
     traces: &[turnstile_engine::Trace],
@@ -63,7 +67,7 @@ async fn reply(
     }
     let answer = answer.to_channel(&message.channel, message.thread_ts.as_deref());
     let url = format!("{}/chat.postMessage", config.api_base.trim_end_matches('/'));
-    match post_json(state, &url, Some(&config.bot_token), &answer).await {
+    match post_json(settings, &url, Some(&config.bot_token), &answer).await {
         // The Web API answers 200 with `ok: false` for its own errors.
         Ok(body) => {
             let reply: Value = serde_json::from_str(&body).unwrap_or(Value::Null);

@@ -25,12 +25,12 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use turnstile_channels::SlackConfig;
 use turnstile_channels::slack::{self, Message};
-use turnstile_engine::{Request, Trace};
-use turnstile_session::{TurnInput, TurnResult};
+use turnstile_engine::Request;
+use turnstile_session::{CollectedTurn, SessionError, TurnInput};
 
-use super::{disabled, project_channels};
-use crate::AppState;
+use super::{ChannelSettings, ChannelState, disabled, project_channels};
 use crate::error::ApiError;
+use crate::extract::{AppState, read_limited};
 
 /// How long a slash command waits for its turn before acknowledging (Slack's deadline is 3 s;
 /// the rest is margin for the network).
@@ -43,7 +43,7 @@ const SETTINGS: &str = "`signing_secret` in `[projects.channels.slack]` of the c
 /// Shown when a turn fails after Slack was acknowledged (details go to the log).
 const FAILED: &str = "Sorry, something went wrong. Please try again.";
 
-pub(super) fn routes() -> Router<AppState> {
+pub(super) fn routes() -> Router<ChannelState> {
     Router::new()
         .route(
             "/channels/slack/{project}/commands",
@@ -57,16 +57,21 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 /// The project's Slack settings (404 when the project or the channel does not exist).
-fn slack_config(state: &AppState, project: &str) -> Result<SlackConfig, ApiError> {
-    project_channels(state, project)?
+fn slack_config(
+    state: &AppState,
+    settings: &ChannelSettings,
+    project: &str,
+) -> Result<SlackConfig, ApiError> {
+    project_channels(state, settings, project)?
         .slack
         .clone()
         .ok_or_else(|| disabled("Slack", project, SETTINGS))
 }
 
-/// The raw body, under the server's size limit: signatures are over these exact bytes.
+/// The raw body, under the server's size limit: signatures are over these exact bytes. Read
+/// only once the project is known to have the channel.
 async fn read_body(state: &AppState, body: Body) -> Result<Bytes, ApiError> {
-    crate::body::read_limited(body, state.limits.max_body_bytes).await
+    read_limited(body, state.limits.max_body_bytes).await
 }
 
 /// Refuses a request that Slack did not sign with the project's signing secret.
@@ -89,11 +94,12 @@ fn check_signature(config: &SlackConfig, headers: &HeaderMap, body: &[u8]) -> Re
 /// The project's settings and the request's body, once the body's signature is checked.
 async fn signed_request(
     state: &AppState,
+    settings: &ChannelSettings,
     project: &str,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(SlackConfig, Bytes), ApiError> {
-    let config = slack_config(state, project)?;
+    let config = slack_config(state, settings, project)?;
     let body = read_body(state, body).await?;
     check_signature(&config, headers, &body)?;
     Ok((config, body))
@@ -115,13 +121,13 @@ fn turn_input(request: Request, idempotency_key: Option<String>) -> TurnInput {
 /// Sends a finished turn's answer to a `response_url` — unless the turn was a redelivery
 /// (answered already) or said nothing Slack can show. A failed turn gets an apology.
 async fn respond_later(
-    state: &AppState,
+    settings: &ChannelSettings,
     response_url: &str,
-    outcome: Result<(Vec<Trace>, TurnResult), ApiError>,
+    outcome: Result<CollectedTurn, SessionError>,
 ) {
     let message = match outcome {
-        Ok((_, result)) if result.replayed => return,
-        Ok((traces, _)) => slack::render(&traces),
+        Ok(turn) if turn.result.replayed => return,
+        Ok(turn) => slack::render(&turn.traces),
         Err(e) => {
             tracing::warn!(error = %e, "a Slack turn failed after it was acknowledged");
             Message::notice(FAILED)
@@ -138,21 +144,20 @@ async fn respond_later(
         tracing::warn!("a Slack answer has no response_url to go to");
         return;
     }
-    if let Err(e) = post_json(state, response_url, None, &message).await {
+    if let Err(e) = post_json(settings, response_url, None, &message).await {
         tracing::warn!(error = %e, "could not post to Slack's response_url");
     }
 }
 
 /// POSTs a message as JSON; `Err` says why Slack did not take it.
 async fn post_json(
-    state: &AppState,
+    settings: &ChannelSettings,
     url: &str,
     bearer: Option<&str>,
     message: &Message,
 ) -> Result<String, String> {
     let body = serde_json::to_vec(message).map_err(|e| e.to_string())?;
-    let mut request = state
-        .channels
+    let mut request = settings
         .http
         .post(url)
         .header("content-type", "application/json; charset=utf-8")

@@ -11,6 +11,7 @@ mod outbox;
 
 pub(crate) use outbox::ReplyLines;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -22,15 +23,11 @@ use axum::routing::post;
 use serde_json::Value;
 use tokio::sync::oneshot;
 use turnstile_channels::telegram::{self, BotMethod, Inbound, TurnRequest};
-use turnstile_engine::Trace;
-use turnstile_session::{TurnInput, TurnResult};
+use turnstile_session::{CollectedTurn, SessionError, TurnInput};
 
-use super::{disabled, project_channels};
-use crate::AppState;
-use crate::body::read_limited;
+use super::{ChannelSettings, ChannelState, disabled, project_channels};
 use crate::error::ApiError;
-use crate::routes::finish_turn;
-use crate::routes::session_key;
+use crate::extract::{AppState, read_limited, session_key};
 use outbox::{Bot, Slot};
 
 /// How long the webhook waits for a turn before answering Telegram without it.
@@ -40,20 +37,21 @@ const DEAD_BUTTON_NOTICE: &str = "This button no longer works.";
 const SETTINGS: &str = "`secret_token` in [projects.channels.telegram] \
      (TURNSTILE_TELEGRAM_SECRET_TOKEN in development mode)";
 
-pub(super) fn routes() -> Router<AppState> {
+pub(super) fn routes() -> Router<ChannelState> {
     Router::new().route("/channels/telegram/{project}/webhook", post(webhook))
 }
 
 /// A finished turn, and the update's place in its chat's line of replies.
-type Finished = (Result<(Vec<Trace>, TurnResult), ApiError>, Slot);
+type Finished = (Result<CollectedTurn, SessionError>, Slot);
 
 async fn webhook(
     State(state): State<AppState>,
+    State(settings): State<Arc<ChannelSettings>>,
     Path(project): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let config = project_channels(&state, &project)?
+    let config = project_channels(&state, &settings, &project)?
         .telegram
         .clone()
         .ok_or_else(|| disabled("Telegram", &project, SETTINGS))?;
@@ -70,7 +68,7 @@ async fn webhook(
         return Ok(StatusCode::OK.into_response());
     };
     let agent = state
-        .sessions
+        .dispatch
         .catalog()
         .agent(&project, super::CHANNEL_VERSION)?;
     let turn = match telegram::inbound(&update, &agent, &config.commands) {
@@ -100,17 +98,13 @@ async fn webhook(
         idempotency_key: Some(turn.idempotency_key.clone()),
         ..TurnInput::new(turn.request.clone())
     };
-    let slot = Slot::take(
-        &state.channels.telegram_lines,
-        &project,
-        turn.reply_to.chat_id,
-    );
-    let events = state.turn(key, input).await?;
-    let bot = Bot::new(&state.channels.http, &config);
+    let slot = Slot::take(&settings.telegram_lines, &project, turn.reply_to.chat_id);
+    let started = state.dispatch.turn(key, input).await?;
+    let bot = Bot::new(&settings.http, &config);
     let (handed, mut waiting) = oneshot::channel::<Finished>();
     let late = (bot.clone(), turn.clone());
-    tokio::spawn(async move {
-        let finished = (finish_turn(events).await, slot);
+    state.tasks.spawn(async move {
+        let finished = (started.collect().await, slot);
         // Nobody waits any more: the webhook was answered, the reply goes out on its own.
         if let Err((result, slot)) = handed.send(finished) {
             let (bot, turn) = late;
@@ -140,17 +134,17 @@ async fn webhook(
 async fn answer(
     bot: Bot,
     turn: &TurnRequest,
-    result: Result<(Vec<Trace>, TurnResult), ApiError>,
+    result: Result<CollectedTurn, SessionError>,
     mut slot: Slot,
 ) -> Result<Response, ApiError> {
     // An error status makes Telegram deliver the update again later: right for a turn that
     // did not run (nothing was saved).
-    let (traces, done) = result?;
-    if done.replayed {
+    let done = result?;
+    if done.result.replayed {
         // Answered the first time it came.
         return Ok(StatusCode::OK.into_response());
     }
-    let mut methods = telegram::render(&traces, turn.reply_to);
+    let mut methods = telegram::render(&done.traces, turn.reply_to);
     if let Some(id) = &turn.callback_query_id {
         methods.insert(0, BotMethod::answer_callback(id, None));
     }
@@ -179,13 +173,13 @@ async fn answer(
 async fn deliver_late(
     bot: Bot,
     turn: TurnRequest,
-    result: Result<(Vec<Trace>, TurnResult), ApiError>,
+    result: Result<CollectedTurn, SessionError>,
     mut slot: Slot,
 ) {
     match result {
-        Ok((_, done)) if done.replayed => {}
-        Ok((traces, _)) => {
-            let methods = telegram::render(&traces, turn.reply_to);
+        Ok(done) if done.result.replayed => {}
+        Ok(done) => {
+            let methods = telegram::render(&done.traces, turn.reply_to);
             slot.wait_turn().await;
             bot.send_all(&methods).await;
         }

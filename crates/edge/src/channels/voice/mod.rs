@@ -7,6 +7,8 @@
 
 mod socket;
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::Router;
 use axum::body::Body;
@@ -18,18 +20,15 @@ use serde::Serialize;
 use turnstile_channels::voice::{self, Action, Handling, VoiceEvent};
 use turnstile_session::{StateOp, TurnInput};
 
-use super::{disabled, project_channels};
-use crate::AppState;
-use crate::body::read_limited;
+use super::{ChannelSettings, ChannelState, disabled, project_channels};
 use crate::error::ApiError;
-use crate::routes::collect_turn;
-use crate::routes::session_key;
+use crate::extract::{AppState, IdempotencyKey, read_limited, session_key, version_header};
 
 /// What enables the channel, for the 404 of a project without it.
 const ENABLED_BY: &str =
     "`token` in [projects.channels.voice] (TURNSTILE_VOICE_TOKEN in development mode)";
 
-pub(super) fn routes() -> Router<AppState> {
+pub(super) fn routes() -> Router<ChannelState> {
     Router::new()
         .route("/channels/voice/{project}/events", post(events))
         .route("/channels/voice/{project}/ws", get(socket::socket))
@@ -39,14 +38,16 @@ pub(super) fn routes() -> Router<AppState> {
 /// `204 No Content` when there is nothing to do.
 async fn events(
     State(state): State<AppState>,
+    State(settings): State<Arc<ChannelSettings>>,
     Path(project): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &project, &headers)?;
+    authorize(&state, &settings, &project, &headers)?;
     let bytes = read_limited(body, state.limits.max_body_bytes).await?;
     let event = VoiceEvent::parse(&bytes).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let idempotency_key = match idempotency_header(&headers)? {
+    // The header wins over the event's `seq`.
+    let idempotency_key = match IdempotencyKey::from_headers(&headers)?.0 {
         Some(key) => Some(key),
         None => event.idempotency_key(),
     };
@@ -65,8 +66,13 @@ async fn events(
 
 /// Checks that the project exists, has the voice channel, and that the caller holds its token.
 /// Runs before anything is read or executed.
-fn authorize(state: &AppState, project: &str, headers: &HeaderMap) -> Result<(), ApiError> {
-    let config = project_channels(state, project)?
+fn authorize(
+    state: &AppState,
+    settings: &ChannelSettings,
+    project: &str,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    let config = project_channels(state, settings, project)?
         .voice
         .as_ref()
         .ok_or_else(|| disabled("voice", project, ENABLED_BY))?;
@@ -80,25 +86,7 @@ fn authorize(state: &AppState, project: &str, headers: &HeaderMap) -> Result<(),
 /// The version alias events run on: the `versionID` header when the provider sends one (as in
 /// the DM API), else the published version every channel uses.
 fn version_of(headers: &HeaderMap) -> String {
-    headers
-        .get("versionid")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty())
-        .unwrap_or(super::CHANNEL_VERSION)
-        .to_owned()
-}
-
-/// An `Idempotency-Key` header (HTTP only; it wins over the event's `seq`).
-fn idempotency_header(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(value) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    match value.to_str() {
-        Ok(key) if !key.is_empty() && key.len() <= 256 => Ok(Some(key.to_owned())),
-        _ => Err(ApiError::BadRequest(
-            "an idempotency key is 1 to 256 visible ASCII characters".into(),
-        )),
-    }
+    version_header(headers).unwrap_or_else(|| super::CHANNEL_VERSION.to_owned())
 }
 
 /// What the relay gets for one event.
@@ -133,7 +121,7 @@ impl Call<'_> {
                 Ok(Answer::default())
             }
             Handling::EndCall => {
-                self.state.state_op(key, StateOp::Delete).await?;
+                self.state.dispatch.state(key, StateOp::Delete).await?;
                 Ok(Answer::default())
             }
             Handling::Turn {
@@ -147,7 +135,8 @@ impl Call<'_> {
                     && !in_progress
                     && self
                         .state
-                        .state_op(key.clone(), StateOp::Get)
+                        .dispatch
+                        .state(key.clone(), StateOp::Get)
                         .await?
                         .is_none()
                 {
@@ -165,8 +154,8 @@ impl Call<'_> {
                     stop_types: Vec::new(),
                     stop_all: false,
                 };
-                let (traces, result) = collect_turn(self.state, key, input).await?;
-                let rendered = voice::render(&traces);
+                let done = self.state.dispatch.run(key, input).await?;
+                let rendered = voice::render(&done.traces);
                 for skipped in &rendered.skipped {
                     tracing::warn!(
                         project = self.project,
@@ -178,7 +167,7 @@ impl Call<'_> {
                 }
                 Ok(Answer {
                     actions: rendered.actions,
-                    replayed: result.replayed,
+                    replayed: done.result.replayed,
                 })
             }
         }

@@ -3,6 +3,8 @@
 //! gets `{"event": …, "actions": [], "error": {…}}` and the socket stays open; after
 //! `session_end` is answered the server closes the socket.
 
+use std::sync::Arc;
+
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{Path, State};
@@ -12,17 +14,19 @@ use serde_json::{Value, json};
 use turnstile_channels::voice::{EventKind, Handling, VoiceEvent};
 
 use super::{Call, authorize, version_of};
-use crate::AppState;
+use crate::channels::ChannelSettings;
 use crate::error::ApiError;
+use crate::extract::AppState;
 
 /// Authenticates the upgrade request, then hands the socket to [`serve_call`].
 pub(super) async fn socket(
     State(state): State<AppState>,
+    State(settings): State<Arc<ChannelSettings>>,
     Path(project): Path<String>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &project, &headers)?;
+    authorize(&state, &settings, &project, &headers)?;
     let upgrade = upgrade.map_err(|e| {
         ApiError::BadRequest(format!("this route is a WebSocket (GET with Upgrade): {e}"))
     })?;

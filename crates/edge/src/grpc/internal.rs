@@ -8,33 +8,31 @@ use futures_util::Stream;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
-use turnstile_cluster::{MAX_HOPS, not_owner_status};
+use turnstile_cluster::{MAX_FORWARD_MESSAGE_BYTES, MAX_HOPS, not_owner_status};
 use turnstile_proto::v1 as pb;
 use turnstile_proto::v1::cluster_server::{Cluster, ClusterServer};
 use turnstile_proto::v1::forward_request::Op;
 use turnstile_session::SessionKey;
-use turnstile_session::{Sessions, TurnEvent};
+use turnstile_wire::forward as wire;
 
-use super::ClusterHandle;
-use super::wire;
+use crate::cluster::ClusterHandle;
+use crate::extract::AppState;
 
-/// The `Cluster` service as axum routes (served on the node's HTTP/gRPC listener).
-pub fn cluster_service_router(sessions: Sessions, cluster: Arc<ClusterHandle>) -> axum::Router {
-    tonic::service::Routes::new(cluster_server(sessions, cluster)).into_axum_router()
-}
+/// Events of one forwarded request that may wait for the sender to read them.
+const FORWARD_BUFFER: usize = 64;
 
-/// The `Cluster` service, to add to other gRPC services.
-pub fn cluster_server(
-    sessions: Sessions,
+/// The `Cluster` service of this node.
+pub(crate) fn cluster_server(
+    state: AppState,
     cluster: Arc<ClusterHandle>,
 ) -> ClusterServer<ClusterService> {
-    ClusterServer::new(ClusterService { sessions, cluster })
-        .max_decoding_message_size(64 * 1024 * 1024)
+    ClusterServer::new(ClusterService { state, cluster })
+        .max_decoding_message_size(MAX_FORWARD_MESSAGE_BYTES)
 }
 
 /// Serves requests forwarded by other nodes.
-pub struct ClusterService {
-    sessions: Sessions,
+pub(crate) struct ClusterService {
+    state: AppState,
     cluster: Arc<ClusterHandle>,
 }
 
@@ -61,32 +59,33 @@ impl Cluster for ClusterService {
             return Err(not_owner_status(&view, route.partition));
         }
         let key = SessionKey::new(request.project, request.user_id);
-        let (out, stream) = mpsc::channel(64);
+        let dispatch = &self.state.dispatch;
+        let (out, stream) = mpsc::channel(FORWARD_BUFFER);
         match request.op {
             Some(Op::Turn(turn)) => {
-                let input = wire::turn_from_pb(turn)
-                    .map_err(|e| Status::invalid_argument(e.to_string()))?;
-                let events = self.sessions.turn(key, input).await;
-                tokio::spawn(async move {
-                    let mut events = match events {
-                        Ok(events) => events,
+                let input =
+                    wire::turn_from_pb(turn).map_err(|e| Status::invalid_argument(e.chain()))?;
+                let started = dispatch.turn_here(key, input).await;
+                self.state.tasks.spawn(async move {
+                    let mut turn = match started {
+                        Ok(turn) => turn,
                         Err(e) => {
-                            let _ = out
-                                .send(Ok(wire::turn_event_to_pb(&TurnEvent::Failed(e))))
-                                .await;
+                            let _ = out.send(Ok(wire::turn_end_to_pb(&Err(e)))).await;
                             return;
                         }
                     };
                     // The turn runs (and commits) whether or not the sender still listens.
-                    while let Some(event) = events.recv().await {
-                        let _ = out.send(Ok(wire::turn_event_to_pb(&event))).await;
+                    while let Some(trace) = turn.next_trace().await {
+                        let _ = out.send(Ok(wire::trace_to_pb(&trace))).await;
                     }
+                    let _ = out
+                        .send(Ok(wire::turn_end_to_pb(&turn.finish().await)))
+                        .await;
                 });
             }
             Some(Op::State(op)) => {
-                let op =
-                    wire::op_from_pb(op).map_err(|e| Status::invalid_argument(e.to_string()))?;
-                let outcome = self.sessions.state(key, op).await;
+                let op = wire::op_from_pb(op).map_err(|e| Status::invalid_argument(e.chain()))?;
+                let outcome = dispatch.state_here(key, op).await;
                 let _ = out.send(Ok(wire::state_outcome_to_pb(&outcome))).await;
             }
             None => {

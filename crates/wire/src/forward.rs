@@ -1,5 +1,8 @@
 //! Session requests and their outcomes on the internal `Cluster` service: conversions between
 //! the session layer's types and `proto/turnstile/v1/cluster.proto`.
+//!
+//! A forwarded turn is encoded once by its sender and decoded once by its owner; JSON travels
+//! as bytes, so numbers arrive exactly as sent.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,13 +14,23 @@ use turnstile_proto::v1::failure::Kind;
 use turnstile_proto::v1::forward_event::Event;
 use turnstile_proto::v1::forward_state_op::Kind as OpKind;
 use turnstile_session::StoreError;
-use turnstile_session::{SessionError, StateOp, TurnEvent, TurnInput, TurnResult};
+use turnstile_session::{BoxError, SessionError, StateOp, TurnInput, TurnResult};
 
 /// A message from a peer that does not decode: a bug or a version mismatch between nodes.
-fn garbled(what: &str, e: impl std::fmt::Display) -> SessionError {
-    SessionError::Internal(format!("a forwarded {what} does not decode: {e}"))
+fn garbled(what: &str, e: impl Into<BoxError>) -> SessionError {
+    SessionError::internal_from(format!("a forwarded {what} does not decode"), e)
 }
 
+/// What the owner of a forwarded turn sent back: a trace, or the turn's end.
+#[derive(Debug)]
+pub enum TurnMessage {
+    /// A trace, in the order the engine produced it.
+    Trace(Trace),
+    /// The turn ended: committed, or failed.
+    End(Result<TurnResult, SessionError>),
+}
+
+/// A turn as its sender forwards it.
 pub fn turn_to_pb(input: &TurnInput) -> pb::ForwardTurn {
     pb::ForwardTurn {
         request: serde_json::to_vec(&input.request.to_json()).unwrap_or_default(),
@@ -29,6 +42,7 @@ pub fn turn_to_pb(input: &TurnInput) -> pb::ForwardTurn {
     }
 }
 
+/// A forwarded turn, back as the session layer's input.
 pub fn turn_from_pb(turn: pb::ForwardTurn) -> Result<TurnInput, SessionError> {
     let request: Value = serde_json::from_slice(&turn.request).map_err(|e| garbled("turn", e))?;
     let request = Request::from_json(&request).map_err(|e| garbled("turn", e))?;
@@ -49,6 +63,7 @@ fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, SessionError> {
     serde_json::from_slice(bytes).map_err(|e| garbled("variables object", e))
 }
 
+/// A state operation as its sender forwards it.
 pub fn op_to_pb(op: &StateOp) -> pb::ForwardStateOp {
     let kind = match op {
         StateOp::Get => OpKind::Get(pb::Empty {}),
@@ -62,6 +77,7 @@ pub fn op_to_pb(op: &StateOp) -> pb::ForwardStateOp {
     pb::ForwardStateOp { kind: Some(kind) }
 }
 
+/// A forwarded state operation, back as the session layer's.
 pub fn op_from_pb(op: pb::ForwardStateOp) -> Result<StateOp, SessionError> {
     Ok(match op.kind {
         None | Some(OpKind::Get(_)) => StateOp::Get,
@@ -80,37 +96,41 @@ fn event(event: Event) -> pb::ForwardEvent {
     pb::ForwardEvent { event: Some(event) }
 }
 
-/// A turn event as the owner sends it back.
-pub fn turn_event_to_pb(turn_event: &TurnEvent) -> pb::ForwardEvent {
-    event(match turn_event {
-        TurnEvent::Trace(trace) => Event::Trace(serde_json::to_vec(trace).unwrap_or_default()),
-        TurnEvent::Done(done) => Event::Done(pb::TurnDone {
+/// A trace of a forwarded turn, as the owner sends it back.
+pub fn trace_to_pb(trace: &Trace) -> pb::ForwardEvent {
+    event(Event::Trace(serde_json::to_vec(trace).unwrap_or_default()))
+}
+
+/// The end of a forwarded turn, as the owner sends it back.
+pub fn turn_end_to_pb(outcome: &Result<TurnResult, SessionError>) -> pb::ForwardEvent {
+    event(match outcome {
+        Ok(done) => Event::Done(pb::TurnDone {
             state: serde_json::to_vec(&*done.state).unwrap_or_default(),
             version: done.version,
             replayed: done.replayed,
         }),
-        TurnEvent::Failed(error) => Event::Failed(error_to_pb(error)),
+        Err(error) => Event::Failed(error_to_pb(error)),
     })
 }
 
-/// A forwarded turn's event, back as the session layer's.
-pub fn turn_event_from_pb(message: pb::ForwardEvent) -> TurnEvent {
+/// A message of a forwarded turn, back as the session layer's.
+pub fn turn_message_from_pb(message: pb::ForwardEvent) -> TurnMessage {
     match message.event {
         Some(Event::Trace(bytes)) => match serde_json::from_slice::<Trace>(&bytes) {
-            Ok(trace) => TurnEvent::Trace(trace),
-            Err(e) => TurnEvent::Failed(garbled("trace", e)),
+            Ok(trace) => TurnMessage::Trace(trace),
+            Err(e) => TurnMessage::End(Err(garbled("trace", e))),
         },
         Some(Event::Done(done)) => match serde_json::from_slice::<SessionState>(&done.state) {
-            Ok(state) => TurnEvent::Done(TurnResult {
+            Ok(state) => TurnMessage::End(Ok(TurnResult {
                 state: Arc::new(state),
                 version: done.version,
                 replayed: done.replayed,
-            }),
-            Err(e) => TurnEvent::Failed(garbled("state", e)),
+            })),
+            Err(e) => TurnMessage::End(Err(garbled("state", e))),
         },
-        Some(Event::Failed(failure)) => TurnEvent::Failed(error_from_pb(failure)),
+        Some(Event::Failed(failure)) => TurnMessage::End(Err(error_from_pb(failure))),
         Some(Event::State(_)) | None => {
-            TurnEvent::Failed(garbled("turn event", "not a turn event"))
+            TurnMessage::End(Err(garbled("turn event", "not a turn event")))
         }
     }
 }
@@ -129,6 +149,7 @@ pub fn state_outcome_to_pb(
     })
 }
 
+/// The answer to a forwarded state operation (`None`: the stream ended without one).
 pub fn state_outcome_from_pb(
     message: Option<pb::ForwardEvent>,
 ) -> Result<Option<SessionState>, SessionError> {
@@ -138,15 +159,16 @@ pub fn state_outcome_from_pb(
             .map(|bytes| serde_json::from_slice(&bytes).map_err(|e| garbled("state", e)))
             .transpose(),
         Some(Event::Failed(failure)) => Err(error_from_pb(failure)),
-        _ => Err(SessionError::Unavailable(
-            "the owner stopped before answering".into(),
+        _ => Err(SessionError::unavailable(
+            "the owner stopped before answering",
         )),
     }
 }
 
+/// A session error as it crosses to the sender, kind and fields kept.
 pub fn error_to_pb(error: &SessionError) -> pb::Failure {
     let mut failure = pb::Failure {
-        message: error.to_string(),
+        message: error.chain(),
         ..Default::default()
     };
     let kind = match error {
@@ -175,13 +197,15 @@ pub fn error_to_pb(error: &SessionError) -> pb::Failure {
         SessionError::Store(e) if e.is_conflict() || e.is_fenced() => Kind::Conflict,
         SessionError::Store(_) => Kind::Store,
         SessionError::ShuttingDown => Kind::ShuttingDown,
-        SessionError::Moved | SessionError::Unavailable(_) => Kind::Unavailable,
-        SessionError::Internal(_) => Kind::Internal,
+        SessionError::Moved | SessionError::Unavailable { .. } => Kind::Unavailable,
+        SessionError::Interrupted => Kind::Interrupted,
+        SessionError::Internal { .. } => Kind::Internal,
     };
     failure.kind = kind as i32;
     failure
 }
 
+/// A forwarded session error, back as the session layer's.
 pub fn error_from_pb(failure: pb::Failure) -> SessionError {
     let kind = Kind::try_from(failure.kind).unwrap_or(Kind::Internal);
     match kind {
@@ -203,10 +227,11 @@ pub fn error_from_pb(failure: pb::Failure) -> SessionError {
             SessionError::InvalidState(strip(&failure.message, "invalid state: "))
         }
         // The owner's copy was stale: the same as a session that moved — retry.
-        Kind::Conflict | Kind::Unavailable => SessionError::Unavailable(failure.message),
+        Kind::Conflict | Kind::Unavailable => SessionError::unavailable(failure.message),
         Kind::Store => SessionError::Store(StoreError::Backend(failure.message)),
         Kind::ShuttingDown => SessionError::ShuttingDown,
-        Kind::Internal => SessionError::Internal(strip(&failure.message, "the turn failed: ")),
+        Kind::Interrupted => SessionError::Interrupted,
+        Kind::Internal => SessionError::internal(strip(&failure.message, "the turn failed: ")),
     }
 }
 
@@ -252,7 +277,8 @@ mod tests {
             },
             SessionError::InvalidState("no stack".into()),
             SessionError::ShuttingDown,
-            SessionError::Internal("boom".into()),
+            SessionError::internal("boom"),
+            SessionError::Interrupted,
         ];
         for error in cases {
             let back = error_from_pb(error_to_pb(&error));
@@ -264,7 +290,7 @@ mod tests {
         });
         assert!(matches!(
             error_from_pb(error_to_pb(&conflict)),
-            SessionError::Unavailable(_)
+            SessionError::Unavailable { .. }
         ));
     }
 }

@@ -1,5 +1,5 @@
-//! Where a session request runs: here when this node owns the session (or there is no
-//! cluster), otherwise on its owner, through the internal `Cluster` service.
+//! Where a session request runs: here when this node owns the session, otherwise on its owner,
+//! through the internal `Cluster` service.
 //!
 //! The sender follows `NOT_OWNER` hints and waits out a dead owner until the view drops it, at
 //! most [`MAX_HOPS`] times; after that the client gets a retryable error (HTTP 503, gRPC
@@ -8,16 +8,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use turnstile_cluster::{ForwardError, MAX_HOPS, View};
-use turnstile_engine::SessionState;
 use turnstile_proto::v1 as pb;
 use turnstile_proto::v1::forward_request::Op;
-use turnstile_session::SessionKey;
-use turnstile_session::{SessionError, StateOp, TurnEvent, TurnInput, TurnStream};
+use turnstile_session::{SessionError, SessionKey};
 
-use super::{ClusterHandle, wire};
-use crate::AppState;
+use super::ClusterHandle;
 
 /// How long a sender waits for the view to change after the owner could not be reached.
 const UNREACHABLE_WAIT: Duration = Duration::from_secs(2);
@@ -28,67 +24,9 @@ enum Target {
     Remote { id: String, addr: String },
 }
 
-impl AppState {
-    /// Runs a turn where the session lives; traces stream back as the owner produces them.
-    pub(crate) async fn turn(
-        &self,
-        key: SessionKey,
-        input: TurnInput,
-    ) -> Result<TurnStream, SessionError> {
-        let Some(cluster) = &self.cluster else {
-            return self.sessions.turn(key, input).await;
-        };
-        match forward(cluster, &key, || Op::Turn(wire::turn_to_pb(&input))).await? {
-            None => self.sessions.turn(key, input).await,
-            Some(mut stream) => {
-                let (events, receiver) = mpsc::unbounded_channel();
-                tokio::spawn(async move {
-                    let mut finished = false;
-                    while let Ok(Some(message)) = stream.message().await {
-                        let event = wire::turn_event_from_pb(message);
-                        finished |= !matches!(event, TurnEvent::Trace(_));
-                        let _ = events.send(event);
-                    }
-                    // Read to the end (the owner's status) rather than dropping the stream
-                    // after the last event: each dropped stream is a reset, and a peer that
-                    // sees many resets closes the whole connection.
-                    if !finished {
-                        let _ = events.send(TurnEvent::Failed(SessionError::Unavailable(
-                            "the session's node failed during the turn, which may or may not \
-                             have been saved; retry with the same idempotency key"
-                                .into(),
-                        )));
-                    }
-                });
-                Ok(receiver)
-            }
-        }
-    }
-
-    /// Reads or changes a session's state where the session lives.
-    pub(crate) async fn state_op(
-        &self,
-        key: SessionKey,
-        op: StateOp,
-    ) -> Result<Option<SessionState>, SessionError> {
-        let Some(cluster) = &self.cluster else {
-            return self.sessions.state(key, op).await;
-        };
-        match forward(cluster, &key, || Op::State(wire::op_to_pb(&op))).await? {
-            None => self.sessions.state(key, op).await,
-            Some(mut stream) => {
-                let outcome = stream.message().await.ok().flatten();
-                // To the end of the stream, not dropped early (see `turn`).
-                while let Ok(Some(_)) = stream.message().await {}
-                wire::state_outcome_from_pb(outcome)
-            }
-        }
-    }
-}
-
 /// Sends the operation `op` builds to the session's owner. `Ok(None)`: this node owns it, run
 /// it here (the operation is only encoded when it has to travel).
-async fn forward(
+pub(crate) async fn forward(
     cluster: &ClusterHandle,
     key: &SessionKey,
     op: impl Fn() -> Op,
@@ -150,14 +88,14 @@ async fn forward(
                 wait_for_change(cluster, &view).await;
             }
             Err(ForwardError::Refused { status, .. }) => {
-                return Err(SessionError::Unavailable(format!(
+                return Err(SessionError::unavailable(format!(
                     "{id} refused the request: {}",
                     status.message()
                 )));
             }
         }
     }
-    Err(SessionError::Unavailable(format!(
+    Err(SessionError::unavailable(format!(
         "{last_error}; the cluster view is changing, retry"
     )))
 }
