@@ -43,10 +43,12 @@ impl Auth {
         self
     }
 
+    /// Development mode: no keys, one open project.
     pub fn is_open(&self) -> bool {
         self.open_project.is_some()
     }
 
+    /// Whether the keyless widget routes and the web chat of `project` are enabled.
     pub fn is_public(&self, project: &str) -> bool {
         self.public.contains(project)
     }

@@ -9,7 +9,10 @@ use turnstile_session::{AgentCatalog, TurnInput};
 
 use crate::error::ApiError;
 
-/// `config` of an interact request (reference/dm-api.md §3.2).
+/// `config` of an interact request, as Voiceflow's Dialog Manager API defines it (the interact
+/// route's `config` object at <https://docs.voiceflow.com/>; in the open-source runtime,
+/// `ConfigSchema` of `lib/controllers/stateManagement/requests.ts` in
+/// <https://github.com/voiceflow/general-runtime>).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DmConfig {
@@ -19,8 +22,10 @@ pub struct DmConfig {
     /// Remove SSML tags from `speak` messages (default true).
     #[serde(default, rename = "stripSSML")]
     pub strip_ssml: Option<bool>,
+    /// Every custom action waits for the client (`stopAll`).
     #[serde(default)]
     pub stop_all: bool,
+    /// Custom actions of these types wait for the client (`stopTypes`).
     #[serde(default)]
     pub stop_types: Vec<String>,
     /// Trace types left out of the response (default `block`, `debug`, `flow`).
@@ -146,6 +151,7 @@ pub struct TraceFilter {
 }
 
 impl TraceFilter {
+    /// The filter a request's `config` selects.
     pub fn new(config: &DmConfig) -> Self {
         TraceFilter {
             exclude: config
@@ -175,6 +181,7 @@ impl TraceFilter {
         }
     }
 
+    /// The traces the client receives, in order.
     pub fn apply_all<'t>(&self, traces: &'t [Trace]) -> Vec<Cow<'t, Trace>> {
         traces.iter().filter_map(|t| self.apply(t)).collect()
     }

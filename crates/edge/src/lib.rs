@@ -24,6 +24,8 @@
 //! The edge contains no dialog logic: it authenticates, validates and hands turns to the
 //! session layer.
 
+#![warn(missing_docs)]
+
 mod app;
 mod auth;
 mod channels;

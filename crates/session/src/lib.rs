@@ -17,6 +17,8 @@
 //!
 //! [`SessionStore`]: turnstile_store::SessionStore
 
+#![warn(missing_docs)]
+
 mod actor;
 mod catalog;
 mod config;

@@ -10,6 +10,8 @@
 //! Everything that speaks gRPC — the server's services, `turnstile chat --grpc`, the benchmark
 //! — converts here, so a message means the same thing on both ends.
 
+#![warn(missing_docs)]
+
 pub mod forward;
 mod request;
 mod trace;
