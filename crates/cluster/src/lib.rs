@@ -21,7 +21,7 @@
 //! Safety comes from the store, which fences commits with a per-partition epoch (see
 //! `turnstile-store` and docs/cluster.md).
 
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod error;
 mod forward;

@@ -22,6 +22,8 @@
 //! # }
 //! ```
 
+#![forbid(unsafe_code)]
+
 /// `turnstile.v1`.
 #[allow(clippy::all, missing_docs)]
 pub mod v1 {
