@@ -295,7 +295,7 @@ impl<E: Effects, S: TraceSink> Turn<'_, E, S> {
             .effects
             .http(request)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| error_chain(&e))?;
         if !(200..300).contains(&response.status) {
             return Err(format!("HTTP status {}", response.status));
         }
@@ -307,6 +307,19 @@ impl<E: Effects, S: TraceSink> Turn<'_, E, S> {
         }
         serde_json::from_slice(&response.body).map_err(|e| format!("response is not JSON: {e}"))
     }
+}
+
+/// `error`'s message followed by its sources' (`could not connect: tcp connect error: …`), for a
+/// debug trace that must say why without a logger to walk the chain.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Follows a dotted path (`data.items.0.name`) into a JSON value.
