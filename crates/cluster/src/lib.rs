@@ -30,7 +30,7 @@ mod partition;
 mod ring;
 mod view;
 
-pub use error::ClusterError;
+pub use error::{BoxError, ClusterError};
 pub use forward::{ForwardError, MAX_HOPS, NOT_OWNER, Peers, not_owner_status};
 pub use membership::{Membership, MembershipConfig};
 pub use partition::{PARTITIONS, Partition, partition_of};
