@@ -1,7 +1,8 @@
 //! The interpreter: one conversation turn of an agent against a session's state.
 //!
-//! The run loop follows Voiceflow's runtime (reference/dm-api.md §6.4): the top frame of the
-//! stack runs node after node until a node *waits* for the user (it keeps its id in the frame),
+//! The run loop follows Voiceflow's open-source runtime (`runtime/lib/Runtime/cycleStack.ts` and
+//! `cycleHandler.ts` in [voiceflow/general-runtime](https://github.com/voiceflow/general-runtime)):
+//! the top frame of the stack runs node after node until a node *waits* for the user (it keeps its id in the frame),
 //! the flow finishes (the frame is popped and its caller resumes), the stack changes (a command
 //! jumped or pushed), or the conversation ends. Only the first node of a turn sees the request;
 //! the rest run in "running" mode. Limits on steps and stack depth keep any agent from looping
