@@ -360,6 +360,14 @@ mod tests {
     }
 
     #[test]
+    fn failed_calls_are_explained_with_their_causes() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let error = crate::HttpError::connect(refused);
+        assert_eq!(error_chain(&error), "could not connect: refused");
+        assert_eq!(error_chain(&crate::HttpError::Timeout), "timed out");
+    }
+
+    #[test]
     fn webhook_responses_accept_dialogflow_spellings() {
         let r: WebhookResponse = serde_json::from_value(json!({
             "fulfillmentText": "hi",
