@@ -17,7 +17,7 @@
 //! [`Request`]: turnstile_engine::Request
 //! [`Trace`]: turnstile_engine::Trace
 
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod config;
 pub mod slack;

@@ -3,6 +3,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// The cause an error of this crate keeps: any error, with its own chain of sources.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// A failure of membership or configuration.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -11,12 +14,13 @@ pub enum ClusterError {
     #[error("invalid cluster configuration: {0}")]
     Config(String),
     /// Gossip could not start (the UDP address is taken, …).
-    #[error("cannot start gossip on {addr}: {message}")]
+    #[error("cannot start gossip on {addr}")]
     Gossip {
         /// The gossip listen address.
         addr: SocketAddr,
-        /// What went wrong.
-        message: String,
+        /// What went wrong (chitchat's error, with its chain).
+        #[source]
+        source: BoxError,
     },
     /// The view did not reach the expected shape in time.
     #[error("the cluster view did not settle within {0:?}")]

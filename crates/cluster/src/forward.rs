@@ -11,6 +11,7 @@ use tonic::{Code, Status};
 use turnstile_proto::v1::cluster_client::ClusterClient;
 use turnstile_proto::v1::{ForwardEvent, ForwardRequest, NotOwner};
 
+use crate::BoxError;
 use crate::view::View;
 
 /// The status message of a `NOT_OWNER` answer.
@@ -34,13 +35,16 @@ pub enum ForwardError {
         /// Its view.
         hint: NotOwner,
     },
-    /// The node could not be reached, or failed before answering.
-    #[error("cannot reach {addr}: {message}")]
+    /// The node could not be reached, or failed before answering: it may be gone, and the
+    /// connection to it has been dropped so that the next request reconnects.
+    #[error("cannot reach {addr}")]
     Unreachable {
         /// The node's address.
         addr: String,
-        /// What went wrong.
-        message: String,
+        /// What went wrong: the transport error, or the gRPC status that reported it (whose own
+        /// source is the transport error, when tonic has one).
+        #[source]
+        source: BoxError,
     },
     /// The node answered with an error status.
     #[error("{addr} refused the request: {status}")]
@@ -50,6 +54,17 @@ pub enum ForwardError {
         /// Its answer.
         status: Status,
     },
+}
+
+impl ForwardError {
+    /// A [`ForwardError::Unreachable`] for the node at `addr`, caused by `cause` (an error, or a
+    /// message as `&str`/`String`).
+    pub fn unreachable(addr: impl Into<String>, cause: impl Into<BoxError>) -> ForwardError {
+        ForwardError::Unreachable {
+            addr: addr.into(),
+            source: cause.into(),
+        }
+    }
 }
 
 /// Connections to the other nodes: one HTTP/2 channel per address, connected on first use and
@@ -80,10 +95,7 @@ impl Peers {
             return Ok(channel.clone());
         }
         let endpoint = Endpoint::from_shared(format!("http://{addr}"))
-            .map_err(|e| ForwardError::Unreachable {
-                addr: addr.to_owned(),
-                message: e.to_string(),
-            })?
+            .map_err(|e| ForwardError::unreachable(addr, e))?
             .connect_timeout(self.connect_timeout)
             .tcp_nodelay(true)
             // A peer that vanishes without closing its connections is noticed within seconds.
@@ -136,10 +148,7 @@ impl Peers {
             Code::Unavailable | Code::Unknown | Code::Cancelled
         ) {
             self.forget(addr);
-            return ForwardError::Unreachable {
-                addr: addr.to_owned(),
-                message: status.message().to_owned(),
-            };
+            return ForwardError::unreachable(addr, status);
         }
         ForwardError::Refused {
             addr: addr.to_owned(),

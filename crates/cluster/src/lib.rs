@@ -21,7 +21,7 @@
 //! Safety comes from the store, which fences commits with a per-partition epoch (see
 //! `turnstile-store` and docs/cluster.md).
 
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod error;
 mod forward;
@@ -30,7 +30,7 @@ mod partition;
 mod ring;
 mod view;
 
-pub use error::ClusterError;
+pub use error::{BoxError, ClusterError};
 pub use forward::{
     ForwardError, MAX_FORWARD_MESSAGE_BYTES, MAX_HOPS, NOT_OWNER, Peers, not_owner_status,
 };

@@ -116,7 +116,7 @@ impl Membership {
             .await
             .map_err(|e| ClusterError::Gossip {
                 addr: config.gossip_listen,
-                message: format!("{e:#}"),
+                source: e.into(),
             })?;
         let mut live = handle.with_chitchat(|c| c.live_nodes_watcher()).await;
         let self_id = config.node_id.clone();

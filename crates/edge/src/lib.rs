@@ -24,7 +24,7 @@
 //! The edge contains no dialog logic: it authenticates, validates and hands turns to the
 //! session layer.
 
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod app;
 mod auth;

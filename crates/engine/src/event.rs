@@ -18,6 +18,7 @@ pub struct EventName {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid event name {name:?}: {EVENT_NAME_RULE}")]
 pub struct InvalidEventName {
+    /// The name as given.
     pub name: String,
 }
 

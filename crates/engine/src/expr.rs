@@ -23,7 +23,9 @@ pub struct Expr {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("invalid expression `{expression}`: {message}")]
 pub struct ExprSyntaxError {
+    /// The expression as written.
     pub expression: String,
+    /// The parser's explanation.
     pub message: String,
 }
 
@@ -31,7 +33,9 @@ pub struct ExprSyntaxError {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("expression `{expression}` failed: {message}")]
 pub struct ExprEvalError {
+    /// The expression as written.
     pub expression: String,
+    /// The evaluator's explanation.
     pub message: String,
 }
 
@@ -44,7 +48,7 @@ impl Expr {
     /// let e = Expr::parse(r#"size == "large" && event.qty > 1"#).unwrap();
     /// let vars = json!({"size": "large", "event.qty": 2});
     /// assert_eq!(e.eval_bool(|name| vars.get(name)).unwrap(), true);
-    /// assert!(Expr::parse("1 +* 2").is_err());
+    /// assert!(Expr::parse("(1 + 2").is_err());
     /// ```
     pub fn parse(source: &str) -> Result<Expr, ExprSyntaxError> {
         let tree = evalexpr::build_operator_tree::<DefaultNumericTypes>(source).map_err(|e| {

@@ -13,6 +13,8 @@
 //! * [`nlu`]: intent classification and entity extraction;
 //! * [`request`], [`trace`], [`state`], [`event`], [`expr`], [`effects`]: the vocabulary.
 
+#![forbid(unsafe_code)]
+
 pub mod effects;
 pub mod event;
 pub mod expr;

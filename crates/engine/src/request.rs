@@ -27,8 +27,12 @@ pub enum Request {
 /// An intent with its entities, as NLU or the client produced it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IntentRequest {
+    /// The intent's name.
     pub name: String,
+    /// The words behind it (`payload.query`, or the user's text when NLU classified it);
+    /// becomes `last_utterance`.
     pub query: String,
+    /// The entities found, mapped into variables by the matching trigger.
     pub entities: Vec<ExtractedEntity>,
     /// 0–1; `None` means the client did not say (treated as 1).
     pub confidence: Option<f32>,
@@ -37,32 +41,42 @@ pub struct IntentRequest {
 /// A named event and its data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRequest {
+    /// The event's name.
     pub name: EventName,
+    /// The event's data, readable as `{event.<key>}` and mappable into variables.
     pub data: Map<String, Value>,
 }
 
 /// A request matched by its `type` alone, such as a button click.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GeneralRequest {
+    /// The request's `type` (`path-…`, a custom action path, …).
     pub kind: String,
+    /// The clicked button's label (`payload.label`), which becomes `last_utterance`.
     pub label: Option<String>,
 }
 
 /// Why a request could not be understood.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RequestError {
+    /// Not a JSON object, or no string `type`.
     #[error("the request must be a JSON object with a string `type`")]
     NotAnObject,
+    /// An empty or overlong `type`.
     #[error("the request `type` must be a non-empty string of at most 128 characters")]
     BadType,
+    /// A `text` request without text.
     #[error("a `text` request needs a string `payload`")]
     TextPayload,
+    /// An `intent` request without an intent name.
     #[error("an `intent` request needs `payload.intent.name`")]
     IntentPayload,
+    /// An `event` request without a name, or with data that is not an object.
     #[error(
         "an `event` request needs `payload.event.name` and an optional object `payload.event.data`"
     )]
     EventPayload,
+    /// An `event` request whose name is not a valid [`EventName`].
     #[error(transparent)]
     EventName(#[from] InvalidEventName),
 }

@@ -14,6 +14,7 @@ pub struct SessionState {
     /// Frames, bottom first; empty when no conversation is running.
     #[serde(default)]
     pub stack: Vec<Frame>,
+    /// Counters the runtime keeps across turns (Voiceflow's `storage`).
     #[serde(default)]
     pub storage: Storage,
     /// Global variables.
@@ -33,6 +34,7 @@ pub struct Frame {
     /// The node the flow waits on or resumes at; `None` when the flow is finished.
     #[serde(rename = "nodeID", alias = "blockID", default)]
     pub node: Option<String>,
+    /// What the runtime remembers about this frame.
     #[serde(default)]
     pub storage: FrameStorage,
     /// Frame-local variables.
@@ -58,15 +60,19 @@ pub struct FrameStorage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Output {
+    /// A `text` trace's message.
     Text(String),
+    /// A `speak` trace's SSML.
     Speak(String),
 }
 
 /// Conversation-wide bookkeeping.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Storage {
+    /// Unmatched replies in a row at the current input step (which reprompt comes next).
     #[serde(default, rename = "noMatchesCounter", skip_serializing_if = "is_zero")]
     pub no_matches: u32,
+    /// `no-reply` requests in a row at the current input step.
     #[serde(default, rename = "noRepliesCounter", skip_serializing_if = "is_zero")]
     pub no_replies: u32,
     /// For no-repeat random steps: node id → the branches already taken.

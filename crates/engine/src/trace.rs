@@ -13,7 +13,10 @@ use serde_json::{Map, Value, json};
 /// One trace: what happened, and when (milliseconds since the Unix epoch).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trace {
+    /// The trace's type and payload.
     pub kind: TraceKind,
+    /// When it was emitted, from [`Effects::now_ms`](crate::Effects::now_ms) (the DM API's
+    /// `time`).
     pub time: u64,
 }
 
@@ -23,40 +26,72 @@ pub enum TraceKind {
     /// Chat text: `payload.slate.content`, plain `message` and `delay` (ms).
     Text(TextTrace),
     /// Voice output (SSML in `message`).
-    Speak { message: String },
+    Speak {
+        /// The SSML text (DM API clients get it without tags unless they ask `stripSSML: false`).
+        message: String,
+    },
     /// Buttons the user can press; each carries the request it sends.
-    Choice { buttons: Vec<Button> },
+    Choice {
+        /// The buttons, in display order.
+        buttons: Vec<Button>,
+    },
     /// An image (`visualType: image`); the payload is passed through.
     Visual(Value),
     /// A card with title, description, image and buttons.
     Card(Card),
     /// Several cards.
-    Carousel { layout: String, cards: Vec<Card> },
+    Carousel {
+        /// `Carousel` or `List`.
+        layout: String,
+        /// The cards, in display order.
+        cards: Vec<Card>,
+    },
     /// The client should send `no-reply` after `timeout` seconds of silence.
-    NoReply { timeout: u32 },
+    NoReply {
+        /// Seconds.
+        timeout: u32,
+    },
     /// The conversation ended: `explicit` is an End step (`payload: null`); otherwise the flow ran
     /// out (no payload).
-    End { explicit: bool },
+    End {
+        /// `true` for an End step, `false` when the flow ran out.
+        explicit: bool,
+    },
     /// Which path the turn took (`jump`, `push`, `choice:1`, `reprompt`, `capture`, …).
-    Path { path: String },
+    Path {
+        /// The path's name.
+        path: String,
+    },
     /// A flow became the top of the stack.
     Flow {
+        /// The flow's id (the DM API's `diagramID`).
         diagram_id: String,
+        /// The flow's display name, if any.
         name: Option<String>,
     },
     /// A step is about to run.
-    Block { block_id: String },
+    Block {
+        /// The node's id.
+        block_id: String,
+    },
     /// Diagnostics; `extra` fields are merged into the payload (e.g. `executionSequence`).
     Debug {
+        /// What produced it (`webhook`, `api`, `condition`, …), the payload's `type`.
         kind: Option<String>,
+        /// What happened, for the agent's developer.
         message: String,
+        /// More payload fields.
         extra: Map<String, Value>,
     },
     /// A custom action or any other trace type: name, payload and named paths.
     Custom {
+        /// The trace type.
         name: String,
+        /// The payload, as JSON.
         payload: Value,
+        /// The path names the client may answer with (each is a request type).
         paths: Vec<String>,
+        /// Index into `paths` of the path taken when the client does not pick one.
         default_path: Option<usize>,
     },
 }
@@ -66,24 +101,33 @@ pub enum TraceKind {
 pub struct TextTrace {
     /// Stable id of the text variant that was said.
     pub id: String,
+    /// The text, as plain text (the Slate content is derived from it, one paragraph per line).
     pub message: String,
+    /// Milliseconds a client waits after showing it, before the next trace.
     pub delay: u32,
 }
 
 /// A button of a `choice`, card or carousel: the label and the request a click sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Button {
+    /// The label.
     pub name: String,
+    /// The DM API request (`{"type": …, "payload": …}`) the client sends when it is clicked.
     pub request: Value,
 }
 
 /// A card, alone (`cardV2`) or inside a carousel.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Card {
+    /// Unique within its step.
     pub id: String,
+    /// The title.
     pub title: String,
+    /// The text (the DM API sends it as `description.text` plus Slate).
     pub description: String,
+    /// The image, if any (`imageUrl`).
     pub image_url: Option<String>,
+    /// The buttons, in display order.
     pub buttons: Vec<Button>,
 }
 
@@ -439,6 +483,8 @@ fn card_from_json(value: &Value) -> Result<Card, serde_json::Error> {
 /// channel streams a turn to its client while the turn is still running (e.g. waiting on a
 /// webhook).
 pub trait TraceSink: Send {
+    /// Takes one trace, in the order the turn produced it. It cannot fail: a sink whose client
+    /// went away drops the trace, and the turn still runs to its commit.
     fn emit(&mut self, trace: Trace);
 }
 

@@ -22,11 +22,18 @@
 //! # }
 //! ```
 
-/// `turnstile.v1`.
+#![forbid(unsafe_code)]
+
+/// The `turnstile.v1` protobuf package, as tonic-prost-build generates it: messages, the
+/// `Dialog` and `State` servers and clients of the public API, and the internal `Cluster`
+/// service. The `.proto` comments become the items' docs where they exist; the generated code is
+/// exempt from `missing_docs` and clippy, which it was not written for.
 #[allow(clippy::all, missing_docs)]
 pub mod v1 {
     tonic::include_proto!("turnstile.v1");
 }
 
-/// The encoded `FileDescriptorSet` of the API, for `tonic-reflection`.
+/// The encoded `FileDescriptorSet` of the public API (`dialog.proto` and what it imports, not
+/// the internal `Cluster` service), for `tonic-reflection`: grpcurl and similar clients discover
+/// the API from the server with it.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("turnstile_descriptor");

@@ -60,8 +60,8 @@ impl Effects for SystemEffects {
     }
 
     async fn http(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
-        let method = reqwest::Method::from_bytes(request.method.as_bytes())
-            .map_err(|e| HttpError::Other(e.to_string()))?;
+        let method =
+            reqwest::Method::from_bytes(request.method.as_bytes()).map_err(HttpError::other)?;
         let mut builder = self
             .client
             .request(method, &request.url)
@@ -91,8 +91,8 @@ fn classify(e: reqwest::Error) -> HttpError {
     if e.is_timeout() {
         HttpError::Timeout
     } else if e.is_connect() {
-        HttpError::Connect(e.to_string())
+        HttpError::connect(e)
     } else {
-        HttpError::Other(e.to_string())
+        HttpError::other(e)
     }
 }

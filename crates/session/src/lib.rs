@@ -17,7 +17,7 @@
 //!
 //! [`SessionStore`]: turnstile_store::SessionStore
 
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod actor;
 mod catalog;

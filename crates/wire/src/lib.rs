@@ -10,7 +10,7 @@
 //! Everything that speaks gRPC — the server's services, `turnstile chat --grpc`, the benchmark
 //! — converts here, so a message means the same thing on both ends.
 
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod forward;
 mod request;

@@ -1,7 +1,7 @@
 //! Slack's request signing (v0): `X-Slack-Signature: v0=<hex HMAC-SHA256>` over
 //! `v0:{X-Slack-Request-Timestamp}:{raw body}`, keyed with the app's signing secret.
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 /// How far a request's timestamp may be from the server's clock, either way (Slack's and

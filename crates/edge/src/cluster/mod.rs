@@ -1,5 +1,5 @@
 //! The edge in a cluster: requests for sessions owned elsewhere are forwarded to their owner
-//! ([`forward`], used by [`Dispatch`](crate::Dispatch)), and the session layer learns what this
+//! (`forward`, used by [`Dispatch`](crate::Dispatch)), and the session layer learns what this
 //! node owns ([`ViewPlacement`]) and what it lost ([`spawn_rebalancer`]). Requests forwarded
 //! here are served by the internal gRPC service (`grpc::internal`).
 

@@ -81,9 +81,9 @@ pub(crate) async fn forward(
                     hint = Some((not_owner.owner_id, not_owner.owner_addr));
                 }
             }
-            Err(ForwardError::Unreachable { message, .. }) => {
-                tracing::debug!(node = %id, "cannot reach the owner: {message}");
-                last_error = format!("cannot reach {id}: {message}");
+            Err(ForwardError::Unreachable { source, .. }) => {
+                tracing::debug!(node = %id, error = %source, "cannot reach the owner");
+                last_error = format!("cannot reach {id}: {source}");
                 // The owner is probably gone: once the view drops it, the session has a new owner.
                 wait_for_change(cluster, &view).await;
             }

@@ -29,11 +29,15 @@ pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookRequest {
+    /// The session's user id.
     pub user_id: String,
     /// The session's turn counter.
     pub turn: u64,
+    /// The id of the flow the step is in.
     pub flow: String,
+    /// The webhook step's id.
     pub step: String,
+    /// The step's tag, so one endpoint can tell its steps apart.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
     /// The user's last utterance.
@@ -50,13 +54,16 @@ pub struct WebhookRequest {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookResponse {
+    /// Messages to say, in order (ignored when `followup_event` is set).
     #[serde(default)]
     pub messages: Vec<WebhookMessage>,
     /// Dialogflow's plain answer, said after `messages`.
     #[serde(default)]
     pub fulfillment_text: Option<String>,
+    /// Variables to set, merged into the session's before anything else happens.
     #[serde(default)]
     pub variables: Map<String, Value>,
+    /// An event to run at once instead of continuing (Dialogflow's `followupEventInput`).
     #[serde(default, alias = "followupEventInput")]
     pub followup_event: Option<FollowupEvent>,
 }
@@ -65,13 +72,18 @@ pub struct WebhookResponse {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub enum WebhookMessage {
+    /// `{"text": "…"}`: a text trace.
     Text(String),
+    /// `{"speak": "…"}`: a speak trace, SSML allowed.
     Speak(String),
+    /// `{"image": "https://…"}`: a visual trace.
     Image(String),
-    /// Any trace: `{"type": …, "payload": …}`.
+    /// `{"trace": {"type": …, "payload": …}}`: any trace, passed through.
     Trace {
+        /// The trace type.
         #[serde(rename = "type")]
         kind: String,
+        /// The trace payload.
         #[serde(default)]
         payload: Value,
     },
@@ -80,7 +92,9 @@ pub enum WebhookMessage {
 /// An event to run next, with its data (`parameters` is accepted for Dialogflow v2).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct FollowupEvent {
+    /// The event's name (checked like any event name before it runs).
     pub name: String,
+    /// The event's data, readable as `{event.<key>}`.
     #[serde(default, alias = "parameters")]
     pub data: Map<String, Value>,
 }
@@ -295,7 +309,7 @@ impl<E: Effects, S: TraceSink> Turn<'_, E, S> {
             .effects
             .http(request)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| error_chain(&e))?;
         if !(200..300).contains(&response.status) {
             return Err(format!("HTTP status {}", response.status));
         }
@@ -307,6 +321,19 @@ impl<E: Effects, S: TraceSink> Turn<'_, E, S> {
         }
         serde_json::from_slice(&response.body).map_err(|e| format!("response is not JSON: {e}"))
     }
+}
+
+/// `error`'s message followed by its sources' (`could not connect: tcp connect error: …`), for a
+/// debug trace that must say why without a logger to walk the chain.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Follows a dotted path (`data.items.0.name`) into a JSON value.
@@ -330,6 +357,14 @@ mod tests {
         assert_eq!(json_path(&v, "data.items.1.name"), Some(&json!("b")));
         assert_eq!(json_path(&v, "data.items.9.name"), None);
         assert_eq!(json_path(&v, ""), Some(&v));
+    }
+
+    #[test]
+    fn failed_calls_are_explained_with_their_causes() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let error = crate::HttpError::connect(refused);
+        assert_eq!(error_chain(&error), "could not connect: refused");
+        assert_eq!(error_chain(&crate::HttpError::Timeout), "timed out");
     }
 
     #[test]

@@ -1,5 +1,10 @@
 //! Nodes in "request" mode: matching the user's request against choices, captures and
-//! commands, and the no-match / no-reply reprompts (reference/dm-api.md §6.5–§6.7).
+//! commands, and the no-match / no-reply reprompts. The rules are those of Voiceflow's
+//! open-source runtime ([voiceflow/general-runtime](https://github.com/voiceflow/general-runtime),
+//! `lib/services/runtime/handlers/`: `event.ts` and `command/` for matching and jump/push
+//! commands, `noMatch.ts`, `noReply.ts`): commands are searched from the top frame down, a
+//! step's own reprompts come before the agent's global ones, and the counters reset when an
+//! input step is entered again.
 
 use serde_json::Value;
 

@@ -1,7 +1,8 @@
 //! The interpreter: one conversation turn of an agent against a session's state.
 //!
-//! The run loop follows Voiceflow's runtime (reference/dm-api.md §6.4): the top frame of the
-//! stack runs node after node until a node *waits* for the user (it keeps its id in the frame),
+//! The run loop follows Voiceflow's open-source runtime (`runtime/lib/Runtime/cycleStack.ts` and
+//! `cycleHandler.ts` in [voiceflow/general-runtime](https://github.com/voiceflow/general-runtime)):
+//! the top frame of the stack runs node after node until a node *waits* for the user (it keeps its id in the frame),
 //! the flow finishes (the frame is popped and its caller resumes), the stack changes (a command
 //! jumped or pushed), or the conversation ends. Only the first node of a turn sees the request;
 //! the rest run in "running" mode. Limits on steps and stack depth keep any agent from looping
@@ -85,7 +86,9 @@ pub struct TurnOutcome {
 /// let options = TurnOptions { user_id: "ada".into(), ..Default::default() };
 /// # let effects = Fixed;
 /// let outcome = futures_lite_block_on(run_turn(&agent, &mut state, Request::Launch, &effects, &mut traces, &options));
-/// assert_eq!(traces[0].message(), Some("Hello ada!"));
+/// // Bookkeeping traces (`flow`, `block`) come too; what the agent says is in the text traces.
+/// let said: Vec<_> = traces.iter().filter_map(|t| t.message()).collect();
+/// assert_eq!(said, ["Hello ada!"]);
 /// assert!(outcome.ended);
 /// # fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
 /// #     let waker = std::task::Waker::noop();

@@ -5,16 +5,20 @@ use std::fmt;
 /// An agent that failed to load, with the place in the file (1-based line and column).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub struct LoadError {
+    /// The file's name as the caller gave it to the loader.
     pub file: String,
     /// `None` only when the place cannot be known (e.g. YAML anchors hide it).
     pub location: Option<Location>,
+    /// What is wrong.
     pub kind: LoadErrorKind,
 }
 
 /// A 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Location {
+    /// The line, from 1.
     pub line: usize,
+    /// The column, in characters, from 1.
     pub column: usize,
 }
 
@@ -24,18 +28,25 @@ pub enum LoadErrorKind {
     /// Not valid YAML, or not the agent format (unknown field, wrong type, …).
     #[error("{0}")]
     Syntax(String),
+    /// Two flows or steps share an id.
     #[error("duplicate id `{0}`: flow and step ids must be unique across the agent")]
     DuplicateId(String),
+    /// A `next`, `goto`, call or command names no flow or step.
     #[error("unknown step or flow `{0}`")]
     UnknownTarget(String),
+    /// A trigger or option names an intent the agent does not define.
     #[error("unknown intent `{0}`")]
     UnknownIntent(String),
+    /// A capture or slot names an entity type that is neither defined nor built in.
     #[error("unknown entity type `{0}`")]
     UnknownEntityType(String),
+    /// An event trigger's name breaks the event name rule.
     #[error(transparent)]
     InvalidEventName(#[from] crate::event::InvalidEventName),
+    /// A condition or assignment that does not parse.
     #[error(transparent)]
     BadExpression(#[from] crate::expr::ExprSyntaxError),
+    /// The intents and entities do not make an NLU model.
     #[error(transparent)]
     Nlu(#[from] crate::nlu::NluBuildError),
     /// Any other rule of the format (the message says which).

@@ -16,6 +16,7 @@ pub struct AgentFile {
     /// The flow a conversation starts in (default: the first flow).
     #[serde(default)]
     pub start: Option<String>,
+    /// Agent-wide settings.
     #[serde(default)]
     pub settings: SettingsFile,
     /// Global variables, set to `0` when a session starts unless already set.
@@ -101,6 +102,7 @@ pub struct IntentFile {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommandFile {
+    /// An intent name: the command fires when the user's text (or an `intent` request) is this intent.
     #[serde(default)]
     pub intent: Option<String>,
     /// An event name (1–50 characters of letters, digits, `_`, `-`; case-insensitive).
@@ -124,6 +126,7 @@ pub struct CommandFile {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlowFile {
+    /// A display name (default: the flow's id).
     #[serde(default)]
     pub name: Option<String>,
     /// Variables local to each run of this flow.
@@ -187,8 +190,10 @@ pub struct StepFile {
     /// Show an image.
     #[serde(default)]
     pub image: Option<ImageFile>,
+    /// Show a card (title, text, image, buttons).
     #[serde(default)]
     pub card: Option<CardFile>,
+    /// Show several cards side by side (or as a list).
     #[serde(default)]
     pub carousel: Option<CarouselFile>,
     /// A custom action trace with named paths.
@@ -218,11 +223,14 @@ pub struct StepFile {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum OneOrMany {
+    /// A single string.
     One(String),
+    /// Several strings.
     Many(Vec<String>),
 }
 
 impl OneOrMany {
+    /// The strings, one or many alike.
     pub fn items(&self) -> Vec<&str> {
         match self {
             OneOrMany::One(s) => vec![s.as_str()],
@@ -261,6 +269,7 @@ pub struct ChoiceFile {
 pub enum CaptureFile {
     /// The whole reply into this variable.
     Variable(String),
+    /// A variable and/or the entities to find.
     Detailed(CaptureDetails),
 }
 
@@ -286,6 +295,7 @@ pub struct BranchFile {
     /// An expression.
     #[serde(rename = "if")]
     pub when: String,
+    /// The step or flow to go to when `if` is true.
     pub goto: String,
 }
 
@@ -293,8 +303,11 @@ pub struct BranchFile {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum ExprFile {
+    /// An expression over variables, e.g. `count + 1` or `size == "large"`.
     Expression(String),
+    /// A number, as is.
     Number(f64),
+    /// A boolean, as is.
     Bool(bool),
 }
 
@@ -302,13 +315,17 @@ pub enum ExprFile {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum CallFile {
+    /// The flow's id, without inputs or outputs.
     Flow(String),
+    /// The flow with its inputs and outputs.
     Detailed(CallDetails),
 }
 
+/// A call with inputs and outputs.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallDetails {
+    /// The flow's id.
     pub flow: String,
     /// Callee variable → expression evaluated in the caller.
     #[serde(default)]
@@ -322,26 +339,36 @@ pub struct CallDetails {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum ImageFile {
+    /// The image URL (variables allowed).
     Url(String),
+    /// The URL with the image's size.
     Detailed(ImageDetails),
 }
 
+/// An image URL with its size.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImageDetails {
+    /// The image URL (variables allowed).
     pub url: String,
+    /// Width in pixels; sent to the client when `height` is given too.
     #[serde(default)]
     pub width: Option<u32>,
+    /// Height in pixels; sent to the client when `width` is given too.
     #[serde(default)]
     pub height: Option<u32>,
 }
 
+/// A card: title, text, optional image and buttons.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CardFile {
+    /// The title (variables allowed).
     pub title: String,
+    /// The text under the title (variables allowed).
     #[serde(default)]
     pub description: String,
+    /// An image URL (variables allowed).
     #[serde(default)]
     pub image: Option<String>,
     /// With buttons the step waits for a click.
@@ -349,22 +376,28 @@ pub struct CardFile {
     pub buttons: Vec<ButtonFile>,
 }
 
+/// A card button.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ButtonFile {
+    /// What the button says; a click sends this label along with the button's path.
     pub label: String,
+    /// Where a click goes (default: the next step).
     #[serde(default)]
     pub goto: Option<String>,
+    /// A flow a click runs before coming back to the card.
     #[serde(default)]
     pub call: Option<String>,
 }
 
+/// A carousel: several cards.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CarouselFile {
     /// `Carousel` (default) or `List`.
     #[serde(default)]
     pub layout: Option<String>,
+    /// The cards, in order.
     pub cards: Vec<CardFile>,
 }
 
@@ -402,6 +435,7 @@ pub struct WebhookFile {
     /// Sent to the webhook as `tag`.
     #[serde(default)]
     pub tag: Option<String>,
+    /// Timeout in milliseconds (default: the webhook settings' timeout).
     #[serde(default)]
     pub timeout_ms: Option<u64>,
 }
@@ -413,7 +447,9 @@ pub struct ApiFile {
     /// GET (default), POST, PUT, PATCH or DELETE.
     #[serde(default)]
     pub method: Option<String>,
+    /// The URL (variables allowed).
     pub url: String,
+    /// Header name → value (variables allowed).
     #[serde(default)]
     pub headers: IndexMap<String, String>,
     /// A JSON body; strings in it are templates.
@@ -431,13 +467,17 @@ pub struct ApiFile {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum NoMatchFile {
+    /// Reprompts, said in turn; once used up, the global no-match prompts follow.
     Prompts(Vec<String>),
+    /// Reprompts and where to go after them.
     Detailed(NoMatchDetails),
 }
 
+/// No-match reprompts and where to go once they are used up.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoMatchDetails {
+    /// Reprompts, said in turn.
     #[serde(default)]
     pub prompts: Vec<String>,
     /// Where to go once the prompts are used up.
@@ -452,6 +492,7 @@ pub struct NoReplyFile {
     /// Seconds of silence before the client should send `no-reply`.
     #[serde(default)]
     pub timeout: Option<u32>,
+    /// Reprompts, said in turn, one per `no-reply` request.
     #[serde(default)]
     pub prompts: Vec<String>,
     /// Where to go once the prompts are used up (default: the flow ends).

@@ -57,29 +57,38 @@ use serde::{Deserialize, Serialize};
 /// the entity type of each slot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IntentDef {
+    /// The intent's name, as requests and triggers spell it.
     pub name: String,
+    /// Example utterances, e.g. `I want a {size} pizza`.
     pub utterances: Vec<String>,
+    /// The slots the utterances' placeholders name.
     pub slots: Vec<SlotDef>,
 }
 
 /// A named slot of an intent, filled by values of one entity type (`number` is built in).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SlotDef {
+    /// The placeholder's name in utterances, and the extracted entity's name.
     pub name: String,
+    /// The entity type whose values fill it.
     pub entity_type: String,
 }
 
 /// A custom entity type: canonical values, each with synonyms.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntityDef {
+    /// The type's name, as slots refer to it.
     pub name: String,
+    /// Its values.
     pub values: Vec<EntityValueDef>,
 }
 
 /// One canonical value of a custom entity type and the other ways users say it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntityValueDef {
+    /// The canonical value, what extraction reports.
     pub value: String,
+    /// Other words or phrases that mean it.
     pub synonyms: Vec<String>,
 }
 
@@ -87,8 +96,11 @@ pub struct EntityValueDef {
 /// without an intent), `value` the canonical value, `query` the words as the user wrote them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExtractedEntity {
+    /// The slot name (or entity type).
     pub name: String,
+    /// The canonical value.
     pub value: String,
+    /// The words as the user wrote them.
     pub query: String,
 }
 

@@ -96,7 +96,8 @@ fn default_threshold_is_near_the_best_on_labelled_sentences() {
         default + 2 >= best,
         "default gets {default}, best threshold {best}"
     );
-    // The brief's must-haves sit on the right side with a margin.
+    // Utterances the sample agent must understand (a paraphrase, a question, a typo) clear
+    // the default threshold with a margin.
     let pizza = pizza();
     for text in [
         "I would like a huge pizza please",

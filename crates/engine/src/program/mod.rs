@@ -1,7 +1,10 @@
 //! The typed program IR: what an agent *is* once loaded, whatever format it came from.
 //!
-//! The shape follows Voiceflow's compiled program model (reference/dm-api.md §6–§8) so that both
-//! the native YAML format and `.vfr` exports compile into it:
+//! The shape follows the compiled program model of Voiceflow's open-source runtime
+//! (`Program`/`Node` in [voiceflow/general-runtime](https://github.com/voiceflow/general-runtime)
+//! and `@voiceflow/base-types`; the `.vfr` export's `programs`, see Voiceflow's
+//! [API reference](https://docs.voiceflow.com/)) so that both the native YAML format and `.vfr`
+//! exports compile into it:
 //! * an agent is a set of [`Flow`]s (Voiceflow "diagrams"), each a graph of [`Node`]s with ids;
 //! * edges are direct node references ([`Next`]), like Voiceflow's `nextId`;
 //! * the agent's global [`Command`]s are the base frame's commands; each flow has its own
@@ -31,7 +34,9 @@ pub type NodeIdx = u32;
 /// A node anywhere in the agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct NodeRef {
+    /// The flow, in [`Agent::flows`].
     pub flow: FlowIdx,
+    /// The node, in that flow's [`Flow::nodes`].
     pub node: NodeIdx,
 }
 
@@ -41,13 +46,17 @@ pub type Next = Option<NodeRef>;
 /// A loaded agent.
 #[derive(Debug)]
 pub struct Agent {
+    /// The agent's display name (the web chat page's title, for one).
     pub name: String,
+    /// Every flow; [`FlowIdx`] indexes into it.
     pub flows: Vec<Flow>,
     /// The flow a conversation starts in.
     pub start_flow: FlowIdx,
     /// Global commands: the base frame's commands, consulted after every flow's own.
     pub commands: Vec<Command>,
+    /// The intents and entities that `text` requests are classified with.
     pub nlu: NluModel,
+    /// Agent-wide settings.
     pub settings: Settings,
     /// Declared global variables, initialised to `0` when a session starts.
     pub variables: Vec<String>,
@@ -57,10 +66,15 @@ pub struct Agent {
 /// A flow: a graph of nodes with one entry point.
 #[derive(Debug)]
 pub struct Flow {
+    /// Unique across the agent; the state's `stack[].diagramID`.
     pub id: String,
+    /// A display name, if the agent gives one.
     pub name: Option<String>,
+    /// The first node (`None`: the flow is empty and finishes at once).
     pub start: Next,
+    /// The nodes; [`NodeIdx`] indexes into it.
     pub nodes: Vec<Node>,
+    /// Commands active while the flow is on the stack, consulted before the agent's.
     pub commands: Vec<Command>,
     /// Frame-local variables: writes to these names stay in the flow's frame.
     pub variables: Vec<String>,
@@ -70,7 +84,9 @@ pub struct Flow {
 /// A global or flow-level command: a trigger and what it does.
 #[derive(Debug, Clone)]
 pub struct Command {
+    /// What the command reacts to.
     pub trigger: Trigger,
+    /// What it does then.
     pub action: CommandAction,
     /// `(from, to)`: entity name or event data key, copied into variable `to`.
     pub mappings: Vec<(String, String)>,
@@ -79,7 +95,9 @@ pub struct Command {
 /// What a command or a choice option reacts to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Trigger {
+    /// An intent, by name (from NLU or an `intent` request).
     Intent(String),
+    /// A named event (an `event` request or a webhook's `followupEvent`).
     Event(EventName),
     /// A general request type, e.g. a button path.
     Path(String),
@@ -116,8 +134,11 @@ pub struct Settings {
 /// Where the webhook step posts, and how long it waits.
 #[derive(Debug, Clone)]
 pub struct WebhookSettings {
+    /// The endpoint, with `{variable}` placeholders.
     pub url: Template,
+    /// How long a call may take before the step fails.
     pub timeout_ms: u64,
+    /// Headers sent with every call (authentication, typically).
     pub headers: Vec<(String, Template)>,
 }
 
@@ -171,10 +192,13 @@ impl Agent {
         self.flow_index.get(id).copied()
     }
 
+    /// The flow at `idx`; panics if it is not an index of [`Agent::flows`] (loaders only make
+    /// valid ones).
     pub fn flow(&self, idx: FlowIdx) -> &Flow {
         &self.flows[idx as usize]
     }
 
+    /// The node at `at`; panics if `at` does not come from this agent.
     pub fn node(&self, at: NodeRef) -> &Node {
         &self.flow(at.flow).nodes[at.node as usize]
     }
@@ -213,6 +237,7 @@ impl Agent {
 }
 
 impl Flow {
+    /// Assembles a flow and indexes its nodes by id.
     pub fn new(
         id: String,
         name: Option<String>,
@@ -246,6 +271,8 @@ impl Flow {
 /// An expression used by a condition branch.
 #[derive(Debug, Clone)]
 pub struct Branch {
+    /// The condition.
     pub when: Expr,
+    /// Where to go when it is true.
     pub next: Next,
 }

@@ -15,7 +15,9 @@ pub struct Template {
 /// A piece of a template.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TemplatePart {
+    /// Text copied as it is.
     Literal(String),
+    /// A placeholder's variable path (`name`, `event.order_id`), without the braces.
     Variable(String),
 }
 
@@ -65,6 +67,8 @@ impl Template {
         }
     }
 
+    /// The pieces, in order; adjacent literals are merged, so a template without placeholders
+    /// is one [`TemplatePart::Literal`] (or none, when empty).
     pub fn parts(&self) -> &[TemplatePart] {
         &self.parts
     }

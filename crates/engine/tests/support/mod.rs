@@ -56,8 +56,8 @@ impl Effects for TestEffects {
     }
 
     async fn http(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
-        let method = reqwest::Method::from_bytes(request.method.as_bytes())
-            .map_err(|e| HttpError::Other(e.to_string()))?;
+        let method =
+            reqwest::Method::from_bytes(request.method.as_bytes()).map_err(HttpError::other)?;
         let mut builder = self
             .client
             .request(method, &request.url)
@@ -72,9 +72,9 @@ impl Effects for TestEffects {
             if e.is_timeout() {
                 HttpError::Timeout
             } else if e.is_connect() {
-                HttpError::Connect(e.to_string())
+                HttpError::connect(e)
             } else {
-                HttpError::Other(e.to_string())
+                HttpError::other(e)
             }
         };
         let response = builder.send().await.map_err(classify)?;
