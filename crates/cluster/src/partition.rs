@@ -3,13 +3,14 @@
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// The fixed number of partitions. It never changes: it is part of where data lives.
-pub const PARTITIONS: u16 = 4096;
+pub const PARTITIONS: Partition = 4096;
 
 /// The seed of the conversation hash. It never changes either.
 const SEED: u64 = 0x7475_726e_7374_696c; // "turnstil"
 
-/// A partition number, `0..PARTITIONS`.
-pub type Partition = u16;
+/// A partition number, `0..PARTITIONS`: the type the session layer and the stores use for
+/// partitions too (their fences and claims), so a partition never changes type on its way.
+pub type Partition = u32;
 
 /// The partition of a conversation.
 ///

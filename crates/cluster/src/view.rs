@@ -189,7 +189,7 @@ pub struct ClusterStatus {
     /// The node that answered.
     pub node_id: NodeId,
     /// The fixed number of partitions.
-    pub partitions: u16,
+    pub partitions: Partition,
     /// The live members as that node sees them.
     pub members: Vec<MemberStatus>,
 }

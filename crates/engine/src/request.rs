@@ -1,6 +1,9 @@
 //! Requests: what a client asks of one turn, parsed from the DM API's `{type, payload}` shape.
 
-use serde_json::{Map, Value, json};
+use serde::de::Error as _;
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
 
 use crate::event::{EventName, InvalidEventName};
 use crate::nlu::ExtractedEntity;
@@ -121,31 +124,10 @@ impl Request {
         })
     }
 
-    /// The DM API shape of this request (used for `last_event` and webhook payloads).
+    /// The DM API shape of this request (used for `last_event` and webhook payloads); the
+    /// same JSON the request serializes to.
     pub fn to_json(&self) -> Value {
-        match self {
-            Request::Launch => json!({ "type": "launch" }),
-            Request::NoReply => json!({ "type": "no-reply" }),
-            Request::Action => json!({ "type": "action" }),
-            Request::Text(text) => json!({ "type": "text", "payload": text }),
-            Request::Intent(intent) => json!({
-                "type": "intent",
-                "payload": {
-                    "intent": { "name": intent.name },
-                    "query": intent.query,
-                    "entities": intent.entities,
-                    "confidence": intent.confidence,
-                }
-            }),
-            Request::Event(event) => json!({
-                "type": "event",
-                "payload": { "event": { "name": event.name.as_str(), "data": event.data } }
-            }),
-            Request::General(general) => match &general.label {
-                Some(label) => json!({ "type": general.kind, "payload": { "label": label } }),
-                None => json!({ "type": general.kind }),
-            },
-        }
+        serde_json::to_value(self).unwrap_or(Value::Null)
     }
 
     /// What the user said or clicked, for `last_utterance`.
@@ -222,9 +204,91 @@ pub(crate) fn value_to_string(value: &Value) -> String {
     }
 }
 
+/// Serializes as the DM API's request JSON, straight from the request: what travels between
+/// nodes and into webhook payloads, with no intermediate JSON value.
+impl Serialize for Request {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Named<'a> {
+            name: &'a str,
+        }
+        #[derive(Serialize)]
+        struct IntentPayload<'a> {
+            intent: Named<'a>,
+            query: &'a str,
+            entities: &'a [ExtractedEntity],
+            confidence: Option<f32>,
+        }
+        #[derive(Serialize)]
+        struct EventBody<'a> {
+            name: &'a str,
+            data: &'a Map<String, Value>,
+        }
+        #[derive(Serialize)]
+        struct EventPayload<'a> {
+            event: EventBody<'a>,
+        }
+        #[derive(Serialize)]
+        struct Labelled<'a> {
+            label: &'a str,
+        }
+
+        let mut map = serializer.serialize_map(None)?;
+        match self {
+            Request::Launch => map.serialize_entry("type", "launch")?,
+            Request::NoReply => map.serialize_entry("type", "no-reply")?,
+            Request::Action => map.serialize_entry("type", "action")?,
+            Request::Text(text) => {
+                map.serialize_entry("type", "text")?;
+                map.serialize_entry("payload", text)?;
+            }
+            Request::Intent(intent) => {
+                map.serialize_entry("type", "intent")?;
+                map.serialize_entry(
+                    "payload",
+                    &IntentPayload {
+                        intent: Named { name: &intent.name },
+                        query: &intent.query,
+                        entities: &intent.entities,
+                        confidence: intent.confidence,
+                    },
+                )?;
+            }
+            Request::Event(event) => {
+                map.serialize_entry("type", "event")?;
+                map.serialize_entry(
+                    "payload",
+                    &EventPayload {
+                        event: EventBody {
+                            name: event.name.as_str(),
+                            data: &event.data,
+                        },
+                    },
+                )?;
+            }
+            Request::General(general) => {
+                map.serialize_entry("type", &general.kind)?;
+                if let Some(label) = &general.label {
+                    map.serialize_entry("payload", &Labelled { label })?;
+                }
+            }
+        }
+        map.end()
+    }
+}
+
+/// Deserializes the DM API's request JSON, checked as [`Request::from_json`] checks it.
+impl<'de> Deserialize<'de> for Request {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        Request::from_json(&value).map_err(D::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn parses_every_request_type() {
@@ -290,5 +354,33 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, RequestError::EventName(_)));
+    }
+
+    #[test]
+    fn serializes_to_the_json_it_parses_from() {
+        for json in [
+            json!({"type": "launch"}),
+            json!({"type": "no-reply"}),
+            json!({"type": "action"}),
+            json!({"type": "text", "payload": "hi"}),
+            json!({"type": "path-abc", "payload": {"label": "Large"}}),
+            json!({"type": "done"}),
+            json!({"type": "intent", "payload": {
+                "intent": {"name": "order_pizza"}, "query": "a big one", "confidence": 0.5,
+                "entities": [{"name": "size", "value": "large", "query": "big"}]}}),
+            json!({"type": "event", "payload": {"event": {
+                "name": "order", "data": {"id": 12345678901234567_u64, "x": 1.5}}}}),
+        ] {
+            let request = Request::from_json(&json).unwrap();
+            let bytes = serde_json::to_vec(&request).unwrap();
+            let back: Request = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(back, request, "{json}");
+            assert_eq!(
+                serde_json::from_slice::<Value>(&bytes).unwrap(),
+                request.to_json()
+            );
+        }
+        let refused = serde_json::from_str::<Request>(r#"{"type": ""}"#).unwrap_err();
+        assert!(refused.to_string().contains("non-empty"), "{refused}");
     }
 }

@@ -17,6 +17,9 @@ use crate::SessionError;
 ///
 /// Implemented over the membership view by the server; a single node has no placement and
 /// commits unfenced.
+///
+/// A partition is a `u32` here as everywhere: the store's fences and claims, and the cluster's
+/// `Partition`.
 pub trait Placement: Send + Sync + 'static {
     /// This node's id (recorded as the owner of the partitions it claims).
     fn node_id(&self) -> &str;

@@ -33,7 +33,7 @@ pub enum TurnMessage {
 /// A turn as its sender forwards it.
 pub fn turn_to_pb(input: &TurnInput) -> pb::ForwardTurn {
     pb::ForwardTurn {
-        request: serde_json::to_vec(&input.request.to_json()).unwrap_or_default(),
+        request: serde_json::to_vec(&input.request).unwrap_or_default(),
         version: input.version.clone(),
         variables: serde_json::to_vec(&input.variables).unwrap_or_default(),
         idempotency_key: input.idempotency_key.clone().unwrap_or_default(),
@@ -44,8 +44,7 @@ pub fn turn_to_pb(input: &TurnInput) -> pb::ForwardTurn {
 
 /// A forwarded turn, back as the session layer's input.
 pub fn turn_from_pb(turn: pb::ForwardTurn) -> Result<TurnInput, SessionError> {
-    let request: Value = serde_json::from_slice(&turn.request).map_err(|e| garbled("turn", e))?;
-    let request = Request::from_json(&request).map_err(|e| garbled("turn", e))?;
+    let request: Request = serde_json::from_slice(&turn.request).map_err(|e| garbled("turn", e))?;
     Ok(TurnInput {
         request,
         version: turn.version,

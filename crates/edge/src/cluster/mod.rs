@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use turnstile_cluster::{Peers, View, partition_of};
+use turnstile_cluster::{Partition, Peers, View, partition_of};
 use turnstile_session::SessionKey;
 use turnstile_session::{Placement, Sessions};
 
@@ -69,12 +69,12 @@ impl Placement for ViewPlacement {
         &self.node_id
     }
 
-    fn partition(&self, key: &SessionKey) -> u32 {
-        u32::from(partition_of(&key.project, &key.user))
+    fn partition(&self, key: &SessionKey) -> Partition {
+        partition_of(&key.project, &key.user)
     }
 
-    fn owns(&self, partition: u32) -> bool {
-        u16::try_from(partition).is_ok_and(|p| self.views.borrow().owns(p))
+    fn owns(&self, partition: Partition) -> bool {
+        self.views.borrow().owns(partition)
     }
 }
 
@@ -85,11 +85,7 @@ pub fn spawn_rebalancer(sessions: Sessions, mut views: watch::Receiver<Arc<View>
         let mut before = views.borrow_and_update().clone();
         while views.changed().await.is_ok() {
             let after = views.borrow_and_update().clone();
-            let lost: Vec<u32> = after
-                .lost_since(&before)
-                .into_iter()
-                .map(u32::from)
-                .collect();
+            let lost = after.lost_since(&before);
             let stopped = sessions.release_partitions(&lost);
             if !lost.is_empty() {
                 tracing::info!(
