@@ -204,7 +204,7 @@ pub fn error_from_pb(failure: pb::Failure) -> SessionError {
         }
         // The owner's copy was stale: the same as a session that moved — retry.
         Kind::Conflict | Kind::Unavailable => SessionError::Unavailable(failure.message),
-        Kind::Store => SessionError::Store(StoreError::Backend(failure.message)),
+        Kind::Store => SessionError::Store(StoreError::backend_message(failure.message)),
         Kind::ShuttingDown => SessionError::ShuttingDown,
         Kind::Internal => SessionError::Internal(strip(&failure.message, "the turn failed: ")),
     }
