@@ -85,7 +85,9 @@ pub struct TurnOutcome {
 /// let options = TurnOptions { user_id: "ada".into(), ..Default::default() };
 /// # let effects = Fixed;
 /// let outcome = futures_lite_block_on(run_turn(&agent, &mut state, Request::Launch, &effects, &mut traces, &options));
-/// assert_eq!(traces[0].message(), Some("Hello ada!"));
+/// // The text follows the `flow` and `block` traces that say where the turn went.
+/// let said: Vec<&str> = traces.iter().filter_map(|t| t.message()).collect();
+/// assert_eq!(said, ["Hello ada!"]);
 /// assert!(outcome.ended);
 /// # fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
 /// #     let waker = std::task::Waker::noop();
