@@ -27,12 +27,13 @@ pub fn free_port() -> u16 {
 /// Nodes `n1`, `n2`, … serving the pizza agent, each on a fixed port (kept across restarts),
 /// every node listing every node as a seed.
 pub struct Cluster {
+    /// `None` while a node is down. First, so that the nodes stop before PostgreSQL does
+    /// (fields drop in order): otherwise every node logs its lost connections.
+    pub nodes: Vec<Option<Server>>,
     pub agent: std::path::PathBuf,
     pub pg: PgServer,
     pub database: String,
     pub ports: Vec<u16>,
-    /// `None` while a node is down.
-    pub nodes: Vec<Option<Server>>,
 }
 
 impl Cluster {

@@ -2,6 +2,7 @@
 //! and a webhook server.
 #![allow(dead_code)]
 
+pub mod chaos;
 pub mod cluster;
 
 use std::io::{BufRead, BufReader};
@@ -69,7 +70,11 @@ impl Server {
         }
         command.envs(env.iter().copied());
         let mut child = command
-            .env("TURNSTILE_LOG", "warn")
+            // `TEST_SERVER_LOG=turnstile_edge::cluster=debug` (say) to see what the servers do.
+            .env(
+                "TURNSTILE_LOG",
+                std::env::var("TEST_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

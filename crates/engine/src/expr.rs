@@ -49,14 +49,17 @@ impl Expr {
     /// let vars = json!({"size": "large", "event.qty": 2});
     /// assert_eq!(e.eval_bool(|name| vars.get(name)).unwrap(), true);
     /// assert!(Expr::parse("(1 + 2").is_err());
+    /// assert!(Expr::parse("1 +* 2").is_err());
+    /// assert!(Expr::parse("!").is_err());
     /// ```
     pub fn parse(source: &str) -> Result<Expr, ExprSyntaxError> {
-        let tree = evalexpr::build_operator_tree::<DefaultNumericTypes>(source).map_err(|e| {
-            ExprSyntaxError {
-                expression: source.to_owned(),
-                message: e.to_string(),
-            }
-        })?;
+        let syntax_error = |message: String| ExprSyntaxError {
+            expression: source.to_owned(),
+            message,
+        };
+        let tree = evalexpr::build_operator_tree::<DefaultNumericTypes>(source)
+            .map_err(|e| syntax_error(e.to_string()))?;
+        check_operands(&tree).map_err(syntax_error)?;
         let mut variables: Vec<String> = tree
             .iter_variable_identifiers()
             .map(str::to_owned)
@@ -125,6 +128,34 @@ impl Expr {
             message: e.to_string(),
         }
     }
+}
+
+/// Checks that every operator has its number of operands. evalexpr builds a tree for some
+/// malformed input and only fails when evaluating it (`1 +* 2` becomes `1 + (* 2)`, a
+/// multiplication with one operand): checked here, a malformed expression fails when the agent
+/// loads, not in the middle of a conversation.
+fn check_operands(node: &Node<DefaultNumericTypes>) -> Result<(), String> {
+    use evalexpr::Operator::*;
+    let expected = match node.operator() {
+        Add | Sub | Mul | Div | Mod | Exp | Eq | Neq | Gt | Lt | Geq | Leq | And | Or | Assign
+        | AddAssign | SubAssign | MulAssign | DivAssign | ModAssign | ExpAssign | AndAssign
+        | OrAssign => Some(2),
+        Not | Neg | FunctionIdentifier { .. } => Some(1),
+        Const { .. } | VariableIdentifierRead { .. } | VariableIdentifierWrite { .. } => Some(0),
+        // The root (empty or one expression), tuples and chains take any number.
+        _ => None,
+    };
+    let found = node.children().len();
+    if let Some(expected) = expected
+        && found != expected
+    {
+        return Err(format!(
+            "`{}` needs {expected} operand{}, found {found}",
+            node.operator(),
+            if expected == 1 { "" } else { "s" }
+        ));
+    }
+    node.children().iter().try_for_each(check_operands)
 }
 
 /// The variables of one evaluation: only those the expression names.
@@ -209,6 +240,24 @@ mod tests {
     fn reports_syntax_and_evaluation_errors() {
         let err = Expr::parse("(1 + ").unwrap_err();
         assert!(err.to_string().contains("(1 + "), "{err}");
+        // Trees evalexpr builds but could never evaluate.
+        for malformed in ["1 +* 2", "2 * / 3", "!", "a = "] {
+            assert!(Expr::parse(malformed).is_err(), "{malformed}");
+        }
+        let err = Expr::parse("1 +* 2").unwrap_err();
+        assert!(err.message.contains("needs 2 operands, found 1"), "{err}");
+        // Well-formed ones with the operators checked still parse.
+        for fine in [
+            "-a",
+            "!flag",
+            "a = 1; b = 2",
+            "(1, 2)",
+            "len(s)",
+            "",
+            "x += 1",
+        ] {
+            assert!(Expr::parse(fine).is_ok(), "{fine}");
+        }
         let err = eval(r#"a + "x" * 2"#, &json!({"a": 1})).unwrap_err();
         assert!(err.to_string().contains("failed"), "{err}");
         assert!(eval("nope(1)", &json!({})).is_err());

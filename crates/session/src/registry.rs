@@ -9,11 +9,14 @@
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lru::LruCache;
 use ractor::{Actor, ActorProcessingErr, ActorRef, MessagingErr, SupervisionEvent};
 use tokio::sync::oneshot;
+// Tokio's clock, like the sweeper's interval: idleness is measured on the same clock that
+// schedules the sweeps (and tests can pause and advance it).
+use tokio::time::Instant;
 use turnstile_engine::SessionState;
 use turnstile_store::{SessionKey, SessionStore};
 

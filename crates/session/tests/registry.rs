@@ -2,7 +2,7 @@
 //! that takes nothing else down.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use turnstile_engine::{Request, SessionState, load_agent_str};
@@ -38,18 +38,25 @@ flows:
     Arc::new(load_agent_str("counter.yaml", &yaml).unwrap())
 }
 
-async fn slow_webhook(delay: Duration) -> String {
+/// A webhook that answers after `delay` (the slowness is what the tests exercise), and how
+/// many requests it has received.
+async fn slow_webhook(delay: Duration) -> (String, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
     let app = axum::Router::new().route(
         "/hook",
-        axum::routing::post(move || async move {
-            tokio::time::sleep(delay).await;
-            "{}"
+        axum::routing::post(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async move {
+                tokio::time::sleep(delay).await;
+                "{}"
+            }
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}/hook")
+    (format!("http://{addr}/hook"), calls)
 }
 
 async fn start(store: Arc<dyn SessionStore>, config: SessionConfig, webhook: &str) -> Sessions {
@@ -84,18 +91,38 @@ fn text() -> Request {
     Request::Text("+".into())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// Waits until `condition` holds, for at most `within` (of the test's clock, paused or not).
+async fn eventually(within: Duration, what: &str, condition: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !condition() {
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+// Paused time: the idle timeout and the sweeps run on tokio's clock, which advances as soon
+// as every task waits, so the test neither sleeps nor depends on the machine's speed.
+#[tokio::test(start_paused = true)]
 async fn idle_sessions_are_passivated_and_come_back_from_the_store() {
+    let idle_timeout = Duration::from_secs(60);
     let config = SessionConfig {
-        idle_timeout: Duration::from_millis(100),
+        idle_timeout,
         ..SessionConfig::default()
     };
     let sessions = start(Arc::new(MemoryStore::new()), config, "http://127.0.0.1:9/").await;
     assert_eq!(turn(&sessions, "a", Request::Launch).await.unwrap(), ["1"]);
     assert_eq!(turn(&sessions, "a", text()).await.unwrap(), ["2"]);
     assert_eq!(sessions.resident(), 1);
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(sessions.resident(), 0, "the idle session was passivated");
+    // Not before the idle timeout…
+    tokio::time::advance(idle_timeout / 2).await;
+    assert_eq!(sessions.resident(), 1, "passivated before its idle timeout");
+    // …but within a sweep or two after it.
+    eventually(
+        idle_timeout,
+        "the idle session was never passivated",
+        || sessions.resident() == 0,
+    )
+    .await;
     // Its next request loads it again, exactly where it was.
     assert_eq!(turn(&sessions, "a", text()).await.unwrap(), ["3"]);
     assert_eq!(sessions.resident(), 1);
@@ -125,7 +152,7 @@ async fn resident_sessions_are_capped_least_recently_used_first() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_session_is_refused_while_every_resident_one_is_busy() {
-    let hook = slow_webhook(Duration::from_millis(800)).await;
+    let (hook, calls) = slow_webhook(Duration::from_millis(800)).await;
     let config = SessionConfig {
         max_resident: 1,
         ..SessionConfig::default()
@@ -135,7 +162,13 @@ async fn a_new_session_is_refused_while_every_resident_one_is_busy() {
         let sessions = sessions.clone();
         tokio::spawn(async move { turn(&sessions, "slow", Request::Launch).await })
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The slow session is busy once its turn is waiting on the webhook.
+    eventually(
+        Duration::from_secs(10),
+        "the slow turn never called its webhook",
+        || calls.load(Ordering::SeqCst) == 1,
+    )
+    .await;
     let refused = turn(&sessions, "other", Request::Launch).await;
     assert!(
         matches!(refused, Err(SessionError::Overloaded { limit: 1 })),
@@ -151,7 +184,7 @@ async fn a_new_session_is_refused_while_every_resident_one_is_busy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_turn_past_its_deadline_fails_and_saves_nothing() {
-    let hook = slow_webhook(Duration::from_millis(1000)).await;
+    let (hook, _) = slow_webhook(Duration::from_millis(1000)).await;
     let config = SessionConfig {
         turn_deadline: Duration::from_millis(200),
         ..SessionConfig::default()

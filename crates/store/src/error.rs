@@ -1,6 +1,11 @@
 //! The error type shared by every backend.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The error under a [`StoreError::Backend`]. Shared, so that one failure (a lost connection, a
+/// failed transaction) can answer every write of a batch and still carry its cause.
+pub type BackendSource = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Why a store operation failed.
 ///
@@ -38,9 +43,18 @@ pub enum StoreError {
     /// A session key, idempotency key or partition owner cannot be stored (it contains a NUL character).
     #[error("invalid key: {0}")]
     InvalidKey(String),
-    /// The storage engine failed (I/O error, corruption, …). The message says what was being done.
-    #[error("storage failure: {0}")]
-    Backend(String),
+    /// The storage engine failed (I/O error, corruption, a lost connection, …). `context` says
+    /// what was being done; `source` is the error that made it fail, when there is one (walk
+    /// [`std::error::Error::source`] for the whole chain). Build one with
+    /// [`StoreError::backend`] or, without an underlying error, [`StoreError::backend_message`].
+    #[error("storage failure: {context}")]
+    Backend {
+        /// What was being done, or what went wrong when there is no `source`.
+        context: String,
+        /// The cause.
+        #[source]
+        source: Option<BackendSource>,
+    },
     /// A directory or file of the store could not be created or opened.
     #[error("cannot open the store at {}: {source}", path.display())]
     Open {
@@ -72,8 +86,29 @@ impl StoreError {
         matches!(self, StoreError::Fenced { .. })
     }
 
-    /// A [`StoreError::Backend`] whose message is `context: error`.
-    pub(crate) fn backend(context: &str, error: impl std::fmt::Display) -> Self {
-        StoreError::Backend(format!("{context}: {error}"))
+    /// Whether this is [`StoreError::Backend`]: the store could not carry the operation out
+    /// (retrying later may work).
+    pub fn is_backend(&self) -> bool {
+        matches!(self, StoreError::Backend { .. })
+    }
+
+    /// A [`StoreError::Backend`]: `context` says what was being done, `source` is why it failed.
+    pub fn backend(
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError::Backend {
+            context: context.into(),
+            source: Some(Arc::new(source)),
+        }
+    }
+
+    /// A [`StoreError::Backend`] with only a message: for a failure that has no error value
+    /// under it (an overflow, a missing row), or whose cause arrived as text (from a peer).
+    pub fn backend_message(message: impl Into<String>) -> Self {
+        StoreError::Backend {
+            context: message.into(),
+            source: None,
+        }
     }
 }

@@ -50,7 +50,7 @@ mod postgres;
 mod spec;
 
 pub use embedded::{EmbeddedOptions, EmbeddedStore, StoreStats};
-pub use error::StoreError;
+pub use error::{BackendSource, StoreError};
 pub use key::SessionKey;
 pub use memory::MemoryStore;
 pub use model::{Commit, Fence, StoredSession, TurnRecord};

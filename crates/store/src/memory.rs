@@ -123,7 +123,7 @@ impl SessionStore for MemoryStore {
         let epoch = inner.epochs.entry(partition).or_insert(0);
         *epoch = epoch
             .checked_add(1)
-            .ok_or_else(|| StoreError::Backend("partition epoch overflow".to_owned()))?;
+            .ok_or_else(|| StoreError::backend_message("partition epoch overflow"))?;
         Ok(*epoch)
     }
 

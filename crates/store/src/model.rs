@@ -127,7 +127,7 @@ impl Commit {
     pub(crate) fn new_version(&self) -> Result<u64, StoreError> {
         self.expected_version
             .checked_add(1)
-            .ok_or_else(|| StoreError::Backend("session version overflow".to_owned()))
+            .ok_or_else(|| StoreError::backend_message("session version overflow"))
     }
 
     /// Checks what can be checked before touching storage: the record's idempotency key and the

@@ -88,7 +88,7 @@ async fn a_second_open_of_the_same_file_fails_clearly() {
     let _first = open(&dir);
     let err = EmbeddedStore::open(dir.path(), EmbeddedOptions::default()).unwrap_err();
     let message = err.to_string();
-    assert!(matches!(err, StoreError::Backend(_)), "{message}");
+    assert!(matches!(err, StoreError::Backend { .. }), "{message}");
     assert!(message.contains("sessions.redb"), "{message}");
 }
 

@@ -5,8 +5,8 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use common::{assert_conflict, assert_fenced, commit, commit_with_record, fence, load};
 use tokio_postgres::{Client, NoTls};
@@ -84,7 +84,7 @@ async fn an_unreachable_database_is_a_clear_error() {
         .err()
         .unwrap();
     assert!(
-        matches!(err, StoreError::Backend(ref m) if m.contains("connect")),
+        matches!(err, StoreError::Backend { ref context, .. } if context.contains("connect")),
         "{err}"
     );
 }
@@ -102,9 +102,12 @@ async fn a_claim_fences_every_commit_that_starts_after_it() {
     let node_b = PostgresStore::connect(&url).await.unwrap();
     let old = node_a.claim_partition(PARTITION, "node-a").await.unwrap();
     let claimed = Arc::new(AtomicBool::new(false));
+    // Commits acknowledged to A so far.
+    let acks = Arc::new(AtomicUsize::new(0));
     let writers: Vec<_> = (0..WRITERS)
         .map(|w| {
             let (node_a, claimed) = (Arc::clone(&node_a), Arc::clone(&claimed));
+            let acks = Arc::clone(&acks);
             tokio::spawn(async move {
                 let key = SessionKey::new("race", format!("user-{w}"));
                 let mut acked = 0;
@@ -119,6 +122,7 @@ async fn a_claim_fences_every_commit_that_starts_after_it() {
                                 "writer {w}: v{version} started after the claim and succeeded"
                             );
                             acked = version;
+                            acks.fetch_add(1, Ordering::SeqCst);
                         }
                         Err(StoreError::Fenced { epoch, current, .. })
                             if epoch == old && current > old =>
@@ -131,7 +135,15 @@ async fn a_claim_fences_every_commit_that_starts_after_it() {
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // B claims while A is busy committing: once A has committed about three times per writer.
+    let started = Instant::now();
+    while acks.load(Ordering::SeqCst) < 3 * WRITERS {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "A barely commits"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let new = node_b.claim_partition(PARTITION, "node-b").await.unwrap();
     claimed.store(true, Ordering::SeqCst);
     assert_eq!(new, old + 1);

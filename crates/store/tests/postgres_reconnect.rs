@@ -9,7 +9,7 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{assert_conflict, commit, commit_with_record, fence, load};
@@ -41,11 +41,11 @@ async fn commit_until_stored(
             .await
         {
             Ok(version) => return (version, failures),
-            Err(StoreError::Backend(message)) => {
+            Err(error @ StoreError::Backend { .. }) => {
                 failures += 1;
                 assert!(
                     started.elapsed() < RECOVERY,
-                    "{key}: still failing after {RECOVERY:?}: {message}"
+                    "{key}: still failing after {RECOVERY:?}: {error}"
                 );
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
@@ -195,7 +195,7 @@ async fn calls_fail_promptly_while_the_server_is_down_and_nothing_is_lost() {
     for call in calls {
         let (i, result, took) = call.await.unwrap();
         assert!(
-            matches!(result, Err(StoreError::Backend(_))),
+            matches!(result, Err(StoreError::Backend { .. })),
             "call {i} while the server is down: {result:?}"
         );
         assert!(took < FAIL_WITHIN, "call {i} took {took:?} to fail");
@@ -254,8 +254,11 @@ async fn a_commit_whose_answer_is_lost_is_acknowledged_only_once_known_committed
     let answer = store.commit(&key, commit_with_record("s3", 2, "t3")).await;
     assert_eq!(proxy.cuts(), 2, "the relay did not cut at COMMIT");
     match answer {
-        Err(StoreError::Backend(message)) => {
-            assert!(message.contains("did not commit"), "{message}")
+        Err(StoreError::Backend { context, source }) => {
+            assert!(context.contains("did not commit"), "{context}");
+            // The cause is kept, not flattened into the text: the lost connection.
+            let source = source.expect("the lost connection as the cause");
+            assert!(source.is::<tokio_postgres::Error>(), "{source:?}");
         }
         other => panic!("a commit that never reached the server answered {other:?}"),
     }
@@ -279,9 +282,12 @@ async fn acknowledged_commits_are_stored_through_repeated_outages() {
             .unwrap(),
     );
     let stop = Arc::new(AtomicBool::new(false));
+    // Commits acknowledged so far, by all writers.
+    let progress = Arc::new(AtomicU64::new(0));
     let writers: Vec<_> = (0..WRITERS)
         .map(|w| {
             let (store, stop) = (Arc::clone(&store), Arc::clone(&stop));
+            let progress = Arc::clone(&progress);
             tokio::spawn(async move {
                 let key = SessionKey::new("chaos", format!("writer-{w}"));
                 let (mut acked, mut failures) = (0, 0);
@@ -295,20 +301,36 @@ async fn acknowledged_commits_are_stored_through_repeated_outages() {
                     assert_eq!(version, acked + 1, "{key}");
                     acked = version;
                     failures += failed;
+                    progress.fetch_add(1, Ordering::SeqCst);
                 }
                 (key, acked, failures)
             })
         })
         .collect();
-    let pause = || tokio::time::sleep(Duration::from_millis(300));
-    pause().await;
+    // Each outage starts once the writers have committed some more since the last one (a fixed
+    // pause would be too short for a writer still reconnecting on a busy machine).
+    let more_commits = || {
+        let progress = Arc::clone(&progress);
+        async move {
+            let target = progress.load(Ordering::SeqCst) + 2 * WRITERS as u64;
+            let started = Instant::now();
+            while progress.load(Ordering::SeqCst) < target {
+                assert!(
+                    started.elapsed() < RECOVERY,
+                    "the writers stopped committing"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    };
+    more_commits().await;
     assert!(blocking(|| server.terminate_connections("chaos")) >= 3);
-    pause().await;
+    more_commits().await;
     blocking(|| server.restart());
-    pause().await;
+    more_commits().await;
     // Only the writer is back: the reader and the claimer reconnect when next used.
     assert_eq!(blocking(|| server.terminate_connections("chaos")), 1);
-    pause().await;
+    more_commits().await;
     stop.store(true, Ordering::SeqCst);
     let (mut total, mut failed) = (0, 0);
     for writer in writers {
@@ -331,10 +353,10 @@ async fn acknowledged_commits_are_stored_through_repeated_outages() {
     eprintln!("outages: {total} commits acknowledged and stored, {failed} failed attempts retried");
 }
 
-/// Collects the warnings logged while it is the default subscriber, as `field=value` text.
-struct Warnings(Arc<std::sync::Mutex<Vec<String>>>);
+/// Collects every event logged by the test binary, as `LEVEL field=value …` text.
+struct Collector(std::sync::Mutex<Vec<String>>);
 
-impl tracing::Subscriber for Warnings {
+impl tracing::Subscriber for &'static Collector {
     fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
         true
     }
@@ -358,12 +380,23 @@ impl tracing::Subscriber for Warnings {
     fn exit(&self, _: &tracing::span::Id) {}
 }
 
+/// The binary's collector: global, because the store logs from tasks that may run on any
+/// thread (a thread-local default subscriber misses those). Each test picks out its own lines.
+fn logged() -> &'static Collector {
+    static COLLECTOR: std::sync::OnceLock<&'static Collector> = std::sync::OnceLock::new();
+    COLLECTOR.get_or_init(|| {
+        let collector: &'static Collector =
+            Box::leak(Box::new(Collector(std::sync::Mutex::new(Vec::new()))));
+        tracing::subscriber::set_global_default(collector).expect("the only global subscriber");
+        collector
+    })
+}
+
 /// Losing its three connections, the store warns once per lost connection and once per
 /// reconnection, naming the server without the URL's password.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_connections_and_reconnections_are_logged_once_without_the_password() {
-    let logged = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let _default = tracing::subscriber::set_default(Warnings(Arc::clone(&logged)));
+    let logged = logged();
     let server = PgServer::start();
     server.create_database("logged");
     // The test server trusts every connection: the password is only there to be kept secret.
@@ -374,32 +407,33 @@ async fn lost_connections_and_reconnections_are_logged_once_without_the_password
     let store = PostgresStore::connect(&url).await.unwrap();
     let key = SessionKey::new("p", "u");
     store.commit(&key, commit("s1", 0)).await.unwrap();
-    assert!(server.terminate_connections("logged") >= 3);
+    assert!(blocking(|| server.terminate_connections("logged")) >= 3);
     assert_eq!(store.commit(&key, commit("s2", 1)).await.unwrap(), 2);
     assert_eq!(load(&store, &key).await, Some(("s2".into(), 2)));
     assert_eq!(store.claim_partition(1, "node").await.unwrap(), 1);
-    let count = |what: &str| {
-        let logged = logged.lock().unwrap();
-        logged
+    // This test's warnings: the ones about its database (other tests use other databases).
+    let warnings = || -> Vec<String> {
+        let lines = logged.0.lock().unwrap();
+        lines
             .iter()
-            .filter(|line| line.starts_with("WARN") && line.contains(what))
-            .count()
+            .filter(|l| l.starts_with("WARN") && l.contains("/logged"))
+            .cloned()
+            .collect()
     };
+    let count =
+        |warnings: &[String], what: &str| warnings.iter().filter(|l| l.contains(what)).count();
+    // Each reconnection was logged before its call returned; a loss found by a call was too,
+    // but one found only by a connection's task may come a little later.
     let started = Instant::now();
-    while count("connection lost") < 3 && started.elapsed() < RECOVERY {
+    let warnings = loop {
+        let warnings = warnings();
+        if count(&warnings, "connection lost") >= 3 || started.elapsed() > RECOVERY {
+            break warnings;
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let logged = logged.lock().unwrap().clone();
-    let warnings: Vec<_> = logged.iter().filter(|l| l.starts_with("WARN")).collect();
-    let lost = warnings
-        .iter()
-        .filter(|l| l.contains("connection lost"))
-        .count();
-    let back = warnings
-        .iter()
-        .filter(|l| l.contains("re-established"))
-        .count();
+    };
+    let lost = count(&warnings, "connection lost");
+    let back = count(&warnings, "re-established");
     assert_eq!((lost, back, warnings.len()), (3, 3, 6), "{warnings:#?}");
     for role in ["writer", "reader", "claimer"] {
         let role = format!("role=\"{role}\"");
@@ -414,5 +448,6 @@ async fn lost_connections_and_reconnections_are_logged_once_without_the_password
         warnings.iter().all(|l| l.contains(&server_name)),
         "{warnings:#?}"
     );
-    assert!(!logged.iter().any(|l| l.contains("hunter2")), "{logged:#?}");
+    let all = logged.0.lock().unwrap();
+    assert!(!all.iter().any(|l| l.contains("hunter2")), "{all:#?}");
 }

@@ -227,7 +227,7 @@ pub fn error_from_pb(failure: pb::Failure) -> SessionError {
         }
         // The owner's copy was stale: the same as a session that moved — retry.
         Kind::Conflict | Kind::Unavailable => SessionError::unavailable(failure.message),
-        Kind::Store => SessionError::Store(StoreError::Backend(failure.message)),
+        Kind::Store => SessionError::Store(StoreError::backend_message(failure.message)),
         Kind::ShuttingDown => SessionError::ShuttingDown,
         Kind::Interrupted => SessionError::Interrupted,
         Kind::Internal => SessionError::internal(strip(&failure.message, "the turn failed: ")),

@@ -17,6 +17,9 @@ use super::ClusterHandle;
 
 /// How long a sender waits for the view to change after the owner could not be reached.
 const UNREACHABLE_WAIT: Duration = Duration::from_secs(2);
+/// How long a sender waits before routing by its own view again after a node named in a
+/// `NOT_OWNER` hint could not be reached: time for the hinting node's view to catch up.
+const STALE_HINT_WAIT: Duration = Duration::from_millis(100);
 
 /// Where one attempt goes.
 enum Target {
@@ -35,6 +38,7 @@ pub(crate) async fn forward(
     let mut last_error = String::from("no node is ready");
     for hops in 0..=MAX_HOPS {
         let view = cluster.view();
+        let hinted = hint.as_ref().is_some_and(|(id, _)| *id != cluster.node_id);
         let target = match hint.take() {
             Some((id, addr)) if id != cluster.node_id => Target::Remote { id, addr },
             _ => {
@@ -84,8 +88,16 @@ pub(crate) async fn forward(
             Err(ForwardError::Unreachable { source, .. }) => {
                 tracing::debug!(node = %id, error = %source, "cannot reach the owner");
                 last_error = format!("cannot reach {id}: {source}");
-                // The owner is probably gone: once the view drops it, the session has a new owner.
-                wait_for_change(cluster, &view).await;
+                if hinted {
+                    // The hint came from a node whose view still has a dead node that ours
+                    // may already have dropped: waiting for ours to change could take the
+                    // whole UNREACHABLE_WAIT. Route by our own view again, shortly.
+                    tokio::time::sleep(STALE_HINT_WAIT).await;
+                } else {
+                    // The owner is probably gone: once the view drops it, the session has a
+                    // new owner.
+                    wait_for_change(cluster, &view).await;
+                }
             }
             Err(ForwardError::Refused { status, .. }) => {
                 return Err(SessionError::unavailable(format!(

@@ -139,8 +139,8 @@ impl EmbeddedStore {
         let db = Database::builder()
             .set_cache_size(options.cache_bytes)
             .create(&path)
-            .map_err(|e| StoreError::backend(&context(), e))?;
-        tables::create(&db).map_err(|e| StoreError::backend(&context(), e))?;
+            .map_err(|e| StoreError::backend(context(), e))?;
+        tables::create(&db).map_err(|e| StoreError::backend(context(), e))?;
         let db = Arc::new(db);
         let counters = Arc::new(Counters::default());
         let (requests, receiver) = mpsc::channel();

@@ -64,9 +64,7 @@ impl<'txn> Tables<'txn> {
     /// failure; the inner one an epoch overflow (nothing written).
     pub(super) fn claim(&mut self, partition: u32) -> Result<Result<u64, StoreError>, redb::Error> {
         let Some(epoch) = self.epoch(partition)?.checked_add(1) else {
-            return Ok(Err(StoreError::Backend(
-                "partition epoch overflow".to_owned(),
-            )));
+            return Ok(Err(StoreError::backend_message("partition epoch overflow")));
         };
         self.partitions.insert(partition, epoch)?;
         Ok(Ok(epoch))

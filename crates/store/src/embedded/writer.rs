@@ -140,13 +140,13 @@ impl Writer {
                 }
             }
             Err(error) => {
-                let writes = batch.len();
+                let context = format!("committing a batch of {} writes", batch.len());
+                // One cause for every write of the batch.
+                let error: crate::BackendSource = std::sync::Arc::new(error);
                 for request in batch.drain(..) {
-                    let failure = || {
-                        StoreError::backend(
-                            &format!("committing a batch of {writes} writes"),
-                            &error,
-                        )
+                    let failure = || StoreError::Backend {
+                        context: context.clone(),
+                        source: Some(error.clone()),
                     };
                     // A caller that went away does not need its answer.
                     let _ = match request {

@@ -13,6 +13,11 @@
 //! hanging. Every connection logs its loss once, and every reconnection after a loss is logged
 //! once (`tracing::warn!`), naming the server as `host:port/database`, never with the URL's
 //! password.
+//!
+//! A loss is found either by the connection's task (the server closed it, or sent an error
+//! while no statement was waiting) or by a call (the server's error answered a statement, and
+//! the connection then simply ends): whichever comes first logs it, through the `Loss` they
+//! share.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -25,7 +30,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls, Row, Statement};
 
 use super::{backend, describe};
-use crate::StoreError;
+use crate::{BackendSource, StoreError};
 
 /// How long a call waits for a connection while there is none.
 pub(super) const CONNECT_WAIT: Duration = Duration::from_secs(5);
@@ -42,17 +47,62 @@ pub(super) trait Prepare: Sized + Send + Sync + 'static {
     fn prepare(client: &Client) -> impl Future<Output = Result<Self, StoreError>> + Send;
 }
 
+/// The loss of one connection, shared by its task and its callers so that it is logged once.
+struct Loss {
+    role: &'static str,
+    target: String,
+    /// The loss has been logged (and the connection must not be used again).
+    reported: AtomicBool,
+    /// The connection was dropped by us, not lost: its task ending is not a loss.
+    retired: AtomicBool,
+}
+
+impl Loss {
+    /// Logs the loss, unless it already was.
+    fn report(&self, error: &str) {
+        if !self.reported.swap(true, Ordering::AcqRel) {
+            tracing::warn!(
+                role = self.role,
+                server = %self.target,
+                error,
+                "PostgreSQL connection lost; reconnecting on next use"
+            );
+        }
+    }
+}
+
 /// A connection with its prepared statements.
 pub(super) struct Connected<S> {
     pub(super) client: Client,
     pub(super) statements: S,
-    /// Set when a call saw the connection fail before the client noticed it closed.
-    broken: AtomicBool,
+    loss: Arc<Loss>,
 }
 
 impl<S> Connected<S> {
+    /// Neither closed nor seen failing by a call.
     fn usable(&self) -> bool {
-        !self.client.is_closed() && !self.broken.load(Ordering::Acquire)
+        !self.client.is_closed() && !self.loss.reported.load(Ordering::Acquire)
+    }
+
+    /// Notes that a call saw the connection fail (logging the loss if nothing has yet).
+    pub(super) fn lost(&self, error: &str) {
+        self.loss.report(error);
+    }
+
+    /// Whether it is usable; if not, the loss is logged (once) before it is given up.
+    fn check(&self) -> bool {
+        if self.usable() {
+            return true;
+        }
+        self.lost("the connection closed");
+        false
+    }
+}
+
+impl<S> Drop for Connected<S> {
+    fn drop(&mut self) {
+        // Runs before the client is dropped, which ends the connection's task.
+        self.loss.retired.store(true, Ordering::Release);
     }
 }
 
@@ -110,7 +160,7 @@ impl Endpoint {
     }
 
     /// Opens a connection for `role` and prepares its statements. The connection's task logs
-    /// (once) when the connection ends with an error.
+    /// the loss when the connection ends without our dropping it (unless a call logged it).
     pub(super) async fn open<S: Prepare>(
         &self,
         role: &'static str,
@@ -120,23 +170,29 @@ impl Endpoint {
             .connect(NoTls)
             .await
             .map_err(|e| backend("connect", e))?;
-        let target = self.target.clone();
+        let loss = Arc::new(Loss {
+            role,
+            target: self.target.clone(),
+            reported: AtomicBool::new(false),
+            retired: AtomicBool::new(false),
+        });
+        let watched = Arc::clone(&loss);
         tokio::spawn(async move {
-            // Ok means the client was dropped: ours, not a loss.
-            if let Err(error) = connection.await {
-                tracing::warn!(
-                    role,
-                    server = %target,
-                    error = %describe(&error),
-                    "PostgreSQL connection lost; reconnecting on next use"
-                );
+            // `Ok` when the client was dropped (ours) but also when the server closed the
+            // connection after sending its error to a waiting statement (a loss).
+            match connection.await {
+                Err(error) => watched.report(&describe(&error)),
+                Ok(()) if !watched.retired.load(Ordering::Acquire) => {
+                    watched.report("the server closed the connection")
+                }
+                Ok(()) => {}
             }
         });
         let statements = S::prepare(&client).await?;
         Ok(Connected {
             client,
             statements,
-            broken: AtomicBool::new(false),
+            loss,
         })
     }
 }
@@ -152,7 +208,8 @@ pub(super) struct Dialer {
     /// Since when the role has had no connection, if it had one before.
     lost_at: Option<Instant>,
     failures: u32,
-    last_error: String,
+    /// Why the last attempt failed.
+    last_error: Option<BackendSource>,
 }
 
 impl Dialer {
@@ -164,7 +221,7 @@ impl Dialer {
             next_attempt: None,
             lost_at: None,
             failures: 0,
-            last_error: String::new(),
+            last_error: None,
         }
     }
 
@@ -191,7 +248,7 @@ impl Dialer {
                 tokio::time::sleep_until(at).await;
             }
             let attempt = tokio::time::timeout(ATTEMPT_TIMEOUT, self.endpoint.open(self.role));
-            let error = match attempt.await {
+            let error: StoreError = match attempt.await {
                 Ok(Ok(connected)) => {
                     if let Some(lost_at) = self.lost_at.take() {
                         tracing::warn!(
@@ -207,25 +264,29 @@ impl Dialer {
                     self.failures = 0;
                     return Ok(connected);
                 }
-                Ok(Err(StoreError::Backend(message))) => message,
-                Ok(Err(other)) => other.to_string(),
-                Err(_) => format!("no connection within {ATTEMPT_TIMEOUT:?}"),
+                Ok(Err(error)) => error,
+                Err(_) => {
+                    StoreError::backend_message(format!("no connection within {ATTEMPT_TIMEOUT:?}"))
+                }
             };
-            tracing::debug!(role = self.role, server = %self.endpoint.target(), %error,
-                "PostgreSQL reconnection attempt failed");
+            tracing::debug!(role = self.role, server = %self.endpoint.target(),
+                error = %describe(&error), "PostgreSQL reconnection attempt failed");
             self.lost();
             self.failures += 1;
-            self.last_error = error;
+            self.last_error = Some(Arc::new(error));
             self.next_attempt = Some(Instant::now() + self.backoff);
             self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
         }
     }
 
     fn unavailable(&self) -> StoreError {
-        StoreError::Backend(format!(
-            "PostgreSQL {} connection unavailable ({} failed attempts to reconnect): {}",
-            self.role, self.failures, self.last_error
-        ))
+        StoreError::Backend {
+            context: format!(
+                "PostgreSQL {} connection unavailable ({} failed attempts to reconnect)",
+                self.role, self.failures
+            ),
+            source: self.last_error.clone(),
+        }
     }
 }
 
@@ -246,8 +307,9 @@ impl<S: Prepare> Exclusive<S> {
     /// The connection, replaced first if it is lost (waiting at most until `deadline` if
     /// reconnecting has to wait).
     pub(super) async fn get(&mut self, deadline: Instant) -> Result<&mut Connected<S>, StoreError> {
-        if self.current.as_ref().is_some_and(|c| !c.usable()) {
-            self.forget();
+        if self.current.as_ref().is_some_and(|c| !c.check()) {
+            self.current = None;
+            self.dialer.lost();
         }
         let connected = match self.current.take() {
             Some(connected) => connected,
@@ -256,9 +318,11 @@ impl<S: Prepare> Exclusive<S> {
         Ok(self.current.insert(connected))
     }
 
-    /// Gives up the connection (it failed): the next [`get`](Self::get) opens a new one.
-    pub(super) fn forget(&mut self) {
-        if self.current.take().is_some() {
+    /// Gives up the connection (a call on it failed with `why`, which is logged as its loss
+    /// unless the loss already was): the next [`get`](Self::get) opens a new one.
+    pub(super) fn forget(&mut self, why: &StoreError) {
+        if let Some(connected) = self.current.take() {
+            connected.lost(&describe(why));
             self.dialer.lost();
         }
     }
@@ -287,7 +351,7 @@ impl<S: Prepare> Shared<S> {
     fn usable(&self) -> Result<Arc<Connected<S>>, bool> {
         let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
         match current.as_ref() {
-            Some(connected) if connected.usable() => Ok(Arc::clone(connected)),
+            Some(connected) if connected.check() => Ok(Arc::clone(connected)),
             _ => Err(current.take().is_some()),
         }
     }
@@ -298,7 +362,7 @@ impl<S: Prepare> Shared<S> {
             Err(had) => had,
         };
         let Ok(mut dialer) = tokio::time::timeout_at(deadline, self.dialer.lock()).await else {
-            return Err(StoreError::Backend(format!(
+            return Err(StoreError::backend_message(format!(
                 "PostgreSQL {} connection unavailable: still reconnecting after {CONNECT_WAIT:?}",
                 self.role
             )));
@@ -334,7 +398,7 @@ impl<S: Prepare> Shared<S> {
             {
                 Ok(row) => return Ok(row),
                 Err(e) if is_lost(&e) || connected.client.is_closed() => {
-                    connected.broken.store(true, Ordering::Release);
+                    connected.lost(&describe(&e));
                     if !again {
                         return Err(backend(context, e));
                     }
@@ -367,7 +431,7 @@ mod tests {
         );
         assert!(matches!(
             Endpoint::parse("postgres://h:notaport/d"),
-            Err(StoreError::Backend(m)) if m.contains("connect")
+            Err(StoreError::Backend { context, .. }) if context.contains("connect")
         ));
     }
 }

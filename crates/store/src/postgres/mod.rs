@@ -96,18 +96,22 @@ impl Prepare for ClaimStatement {
     }
 }
 
-/// A `tokio_postgres::Error` with the server's own message when it sent one (alone it
-/// displays as just "db error").
-fn describe(e: &tokio_postgres::Error) -> String {
-    match std::error::Error::source(e) {
-        Some(source) => format!("{e}: {source}"),
-        None => e.to_string(),
+/// An error with its causes, `error: cause: cause…` (a `tokio_postgres::Error` alone displays
+/// as just "db error"; the server's message is its source).
+fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(error) = cause {
+        text.push_str(": ");
+        text.push_str(&error.to_string());
+        cause = error.source();
     }
+    text
 }
 
-/// A [`StoreError::Backend`] saying what failed and why.
+/// A [`StoreError::Backend`] saying what failed, caused by `e`.
 fn backend(context: &str, e: tokio_postgres::Error) -> StoreError {
-    StoreError::Backend(format!("PostgreSQL {context}: {}", describe(&e)))
+    StoreError::backend(format!("PostgreSQL {context}"), e)
 }
 
 async fn prepare(client: &Client, sql: &str) -> Result<Statement, StoreError> {
@@ -203,7 +207,7 @@ impl SessionStore for PostgresStore {
                 &[&partition_param(partition), &owner],
             )
             .await?
-            .ok_or_else(|| StoreError::Backend("PostgreSQL claim partition: no epoch".into()))?;
+            .ok_or_else(|| StoreError::backend_message("PostgreSQL claim partition: no epoch"))?;
         Ok(row.get::<_, i64>(0) as u64)
     }
 
@@ -253,7 +257,7 @@ impl SessionStore for PostgresStore {
             .reader
             .query_opt("count", |s| &s.count, &[])
             .await?
-            .ok_or_else(|| StoreError::Backend("PostgreSQL count: no row".into()))?;
+            .ok_or_else(|| StoreError::backend_message("PostgreSQL count: no row"))?;
         Ok(row.get::<_, i64>(0) as u64)
     }
 }

@@ -23,6 +23,7 @@
 //! with the same idempotency key, which the turn record makes safe).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::{try_join, try_join_all};
@@ -30,9 +31,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_postgres::{Client, Statement, Transaction};
 
-use super::backend;
 use super::link::{CONNECT_WAIT, Exclusive, Prepare, is_lost};
-use crate::{Commit, Fence, MAX_TURN_RECORDS_PER_SESSION, SessionKey, StoreError};
+use super::{backend, describe};
+use crate::{BackendSource, Commit, Fence, MAX_TURN_RECORDS_PER_SESSION, SessionKey, StoreError};
 
 /// The most writes put into one transaction.
 const MAX_BATCH: usize = 256;
@@ -173,19 +174,36 @@ pub(super) async fn write_loop(
                 }
             }
             Err(e) => {
-                let message = message(e);
+                let (context, source) = parts(e);
                 for write in batch {
-                    write.answer(Err(StoreError::Backend(message.clone())));
+                    write.answer(Err(StoreError::Backend {
+                        context: context.clone(),
+                        source: source.clone(),
+                    }));
                 }
             }
         }
     }
 }
 
-/// The text of a [`StoreError::Backend`] (without the variant's "storage failure" prefix).
-fn message(error: StoreError) -> String {
+/// The context and cause of a [`StoreError::Backend`] (any other error becomes the cause), to
+/// build several errors from one failure or to add to its context.
+fn parts(error: StoreError) -> (String, Option<BackendSource>) {
     match error {
-        StoreError::Backend(message) => message,
+        StoreError::Backend { context, source } => (context, source),
+        other => ("PostgreSQL write".to_owned(), Some(Arc::new(other))),
+    }
+}
+
+/// The text of a [`StoreError::Backend`] with its causes (without the variant's "storage
+/// failure" prefix), for a message that goes into another error's context.
+fn message(error: StoreError) -> String {
+    match &error {
+        StoreError::Backend {
+            context,
+            source: Some(source),
+        } => format!("{context}: {}", describe(&**source)),
+        StoreError::Backend { context, .. } => context.clone(),
         other => other.to_string(),
     }
 }
@@ -239,7 +257,7 @@ async fn run(
                 if !(lost || closed) {
                     return Err(error);
                 }
-                link.forget();
+                link.forget(&error);
                 // No COMMIT was sent on the lost connection: running the batch again on a new
                 // one cannot apply it twice.
                 if !again {
@@ -252,16 +270,20 @@ async fn run(
                 answers,
                 error,
             }) => {
-                link.forget();
-                let error = message(error);
+                link.forget(&error);
+                let (context, source) = parts(error);
                 return match outcome(link, xid, deadline).await {
                     Ok(true) => Ok(answers),
-                    Ok(false) => Err(StoreError::Backend(format!(
-                        "{error} (the transaction did not commit)"
-                    ))),
-                    Err(why) => Err(StoreError::Backend(format!(
-                        "{error}; whether the transaction committed is unknown: {why}"
-                    ))),
+                    Ok(false) => Err(StoreError::Backend {
+                        context: format!("{context} (the transaction did not commit)"),
+                        source,
+                    }),
+                    Err(why) => Err(StoreError::Backend {
+                        context: format!(
+                            "{context}; whether the transaction committed is unknown: {why}"
+                        ),
+                        source,
+                    }),
                 };
             }
         }
@@ -284,10 +306,12 @@ async fn outcome(
         let status: Option<String> = match status {
             Ok(row) => row.get(0),
             Err(e) => {
-                if is_lost(&e) {
-                    link.forget();
+                let lost = is_lost(&e);
+                let error = backend("transaction status", e);
+                if lost {
+                    link.forget(&error);
                 }
-                return Err(message(backend("transaction status", e)));
+                return Err(message(error));
             }
         };
         match status.as_deref() {
