@@ -201,10 +201,13 @@ async fn acknowledged_turns_survive_kill_9() {
     let mut server = serve_agent(&agent, dir.path());
     // 40 users turn as fast as they can; each remembers the last count acknowledged to it.
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Turns acknowledged so far, by all users.
+    let progress = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let users: Vec<_> = (0..40)
         .map(|u| {
             let (client, base) = (server.client.clone(), server.url(""));
             let stop = stop.clone();
+            let progress = progress.clone();
             tokio::spawn(async move {
                 let user = format!("k{u}");
                 let mut acked = 0u64;
@@ -228,14 +231,22 @@ async fn acknowledged_turns_survive_kill_9() {
                     };
                     if let Some(n) = said(traces.as_array().unwrap()).first() {
                         acked = n.parse().unwrap();
+                        progress.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
                 }
                 (user, acked)
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    // Kill while turns are in flight.
+    // Kill while turns are in flight: once every user has had a few turns acknowledged.
+    let started = std::time::Instant::now();
+    while progress.load(std::sync::atomic::Ordering::Relaxed) < 40 * 5 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the users barely made progress"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     server.kill9();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut acked = Vec::new();
@@ -355,9 +366,10 @@ async fn sse_streams_traces_before_the_turn_ends() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_running_turns_then_exits_cleanly() {
     let dir = TempDir::new("sigterm");
-    let hook = slow_webhook(Duration::from_millis(800)).await;
-    let mut server = serve_agent(&log_agent(dir.path(), Some(hook)), dir.path());
+    let hook = SlowWebhook::start(Duration::from_millis(800)).await;
+    let mut server = serve_agent(&log_agent(dir.path(), Some(hook.addr)), dir.path());
     server.interact("g", json!({"type": "launch"})).await;
+    let before = hook.calls();
     let (client, url) = (server.client.clone(), server.url("/state/user/g/interact"));
     let running = tokio::spawn(async move {
         let response = client
@@ -368,7 +380,9 @@ async fn sigterm_finishes_running_turns_then_exits_cleanly() {
             .unwrap();
         (response.status().as_u16(), response.text().await.unwrap())
     });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // SIGTERM once the turn is running: waiting on its webhook.
+    hook.wait_for_calls(before + 1, Duration::from_secs(10))
+        .await;
     let status = tokio::task::spawn_blocking(move || {
         let status = server.terminate();
         (status, server)

@@ -216,8 +216,8 @@ async fn unsigned_forged_and_replayed_requests_are_refused() {
     assert_eq!(answer.status, 401, "{}", answer.text);
     assert!(!answer.text.contains("c-123"));
 
-    // Nothing ran: no session for the user (or the forged one), nothing posted to Slack.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Nothing ran: no session for the user (or the forged one), nothing posted to Slack. A
+    // state read queues behind the session's turns, so it also waits out any turn that did run.
     assert_eq!(session(&server, SESSION).await, json!({}));
     assert_eq!(session(&server, "slack:T0001:U0ATTACKER").await, json!({}));
     assert!(stand_in.calls().is_empty(), "{:?}", stand_in.calls());
@@ -435,11 +435,11 @@ async fn a_slow_command_is_acknowledged_and_answered_at_response_url() {
             "blocks": [section("Report 1 is being prepared."), section("Report 1 is ready.")],
         })
     );
-    // One answer, one run.
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    assert_eq!(stand_in.calls().len(), 1, "{:?}", stand_in.calls());
+    // One answer, one run. The state read queues behind the session's turns: had the
+    // redelivery run again, `runs` would be 2 (and a second answer would follow it).
     let state = session(&server, SESSION).await;
     assert_eq!(state["variables"]["runs"], 1, "{state}");
+    assert_eq!(stand_in.calls().len(), 1, "{:?}", stand_in.calls());
 }
 
 #[tokio::test]
@@ -490,9 +490,9 @@ async fn button_clicks_run_the_buttons_request() {
     let before = session(&server, SESSION).await;
     let answer = send_signed(&server, "/channels/slack/default/interactivity", &click).await;
     assert_eq!(answer.status, 200, "{}", answer.text);
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    assert_eq!(stand_in.calls().len(), 2, "{:?}", stand_in.calls());
+    // The state read queues behind any turn the click started: none did.
     assert_eq!(session(&server, SESSION).await, before);
+    assert_eq!(stand_in.calls().len(), 2, "{:?}", stand_in.calls());
 
     // The name is typed as a direct message (Events API): the conversation ends.
     let dm_answer = event_body("Ev0100", dm("Ada", "1548426430.000001"));

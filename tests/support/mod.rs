@@ -207,18 +207,55 @@ pub fn said(traces: &[Value]) -> Vec<String> {
 
 /// A webhook stand-in on loopback whose answer waits `delay` (for slow turns).
 pub async fn slow_webhook(delay: Duration) -> SocketAddr {
-    use axum::routing::post;
-    let app = axum::Router::new().route(
-        "/hook",
-        post(move || async move {
-            tokio::time::sleep(delay).await;
-            axum::Json(serde_json::json!({ "messages": [] }))
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
+    SlowWebhook::start(delay).await.addr
+}
+
+/// [`slow_webhook`], counting the calls it has received: a test waits for a slow turn to be
+/// under way (its webhook called) rather than sleeping and hoping it is.
+pub struct SlowWebhook {
+    pub addr: SocketAddr,
+    calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl SlowWebhook {
+    pub async fn start(delay: Duration) -> SlowWebhook {
+        use axum::routing::post;
+        use std::sync::atomic::Ordering;
+        let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = calls.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            post(move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    // The slowness is the behaviour under test.
+                    tokio::time::sleep(delay).await;
+                    axum::Json(serde_json::json!({ "messages": [] }))
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        SlowWebhook { addr, calls }
+    }
+
+    /// The calls received so far.
+    pub fn calls(&self) -> usize {
+        self.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits until the webhook has received `n` calls (for at most `limit`).
+    pub async fn wait_for_calls(&self, n: usize, limit: Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        while self.calls.load(std::sync::atomic::Ordering::SeqCst) < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the webhook got fewer than {n} calls in {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
 }
 
 /// Writes a file into `dir` and returns its path.

@@ -1,10 +1,12 @@
 //! The session actor: owns one conversation, runs its requests one at a time, commits each
 //! turn before acknowledging it.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+use futures_util::FutureExt;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::sync::oneshot;
 use turnstile_engine::{SessionState, Trace, TraceSink, TurnOptions, initial_state, run_turn};
@@ -72,7 +74,16 @@ impl Actor for SessionActor {
                 let started = Instant::now();
                 // Boxed: the turn future (engine, HTTP client) is large, and unboxed it would be
                 // part of every idle actor's task, whether or not a turn is running.
-                let outcome = Box::pin(st.run_turn(input, &sender)).await;
+                let outcome =
+                    failing_first(st.watch(&myself), Box::pin(st.run_turn(input, &sender)));
+                let outcome = match outcome.await {
+                    Ok(outcome) => outcome,
+                    Err(panic) => {
+                        // Only now, out of the registry, does the client hear of the failure.
+                        drop(sender);
+                        std::panic::resume_unwind(panic);
+                    }
+                };
                 let label = match &outcome {
                     Ok(done) if done.replayed => "replayed",
                     Ok(_) => "ok",
@@ -85,7 +96,14 @@ impl Actor for SessionActor {
                 stale
             }
             SessionMsg::State { op, reply } => {
-                let outcome = Box::pin(st.state_op(op)).await;
+                let outcome =
+                    match failing_first(st.watch(&myself), Box::pin(st.state_op(op))).await {
+                        Ok(outcome) => outcome,
+                        Err(panic) => {
+                            drop(reply);
+                            std::panic::resume_unwind(panic);
+                        }
+                    };
                 let stale = outcome.as_ref().is_err_and(lost_ownership);
                 let _ = reply.send(outcome);
                 stale
@@ -102,6 +120,22 @@ impl Actor for SessionActor {
         }
         Ok(())
     }
+}
+
+/// Runs `work`; if it panics, takes this actor out of the registry before handing the panic back.
+///
+/// The caller holds the request's reply and drops it only after this, so a client that sees
+/// its request fail and sends the next one reaches a fresh actor (which reloads the session
+/// from the store). Left to the supervisor, the dying actor stayed in the registry a moment
+/// longer, and a request sent in that moment went into its mailbox and was lost with it.
+async fn failing_first<T>(
+    (shared, key, id): (Arc<Shared>, Arc<SessionKey>, ractor::ActorId),
+    work: impl Future<Output = T>,
+) -> Result<T, Box<dyn std::any::Any + Send>> {
+    AssertUnwindSafe(work)
+        .catch_unwind()
+        .await
+        .inspect_err(|_| shared.fail(&key, id))
 }
 
 /// Whether a failure means this actor's copy or claim is stale.
@@ -126,6 +160,14 @@ impl TraceSink for ForwardingSink<'_> {
 }
 
 impl ActorState {
+    /// What [`failing_first`] needs to take this actor out of the registry.
+    fn watch(
+        &self,
+        myself: &ActorRef<SessionMsg>,
+    ) -> (Arc<Shared>, Arc<SessionKey>, ractor::ActorId) {
+        (self.shared.clone(), self.key.clone(), myself.get_id())
+    }
+
     async fn loaded(&mut self) -> Result<&mut Loaded, SessionError> {
         if self.loaded.is_none() {
             let stored = self.shared.store.load(&self.key).await?;

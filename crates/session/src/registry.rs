@@ -48,6 +48,21 @@ impl Shared {
         metrics::gauge!("turnstile_queued_requests").set(queued as f64);
     }
 
+    /// Takes the failing actor `id` of `key` out of the registry at once, uncounting the
+    /// requests queued for it (they are lost with it): requests sent from now on start a fresh
+    /// actor. The supervisor does the same when it hears of the failure, later.
+    pub fn fail(&self, key: &SessionKey, id: ractor::ActorId) {
+        if let Some(inner) = self.registry.get().and_then(Weak::upgrade) {
+            let mut map = inner.lock_map();
+            if map.peek(key).is_some_and(|h| h.actor.get_id() == id)
+                && let Some(handle) = map.pop(key)
+            {
+                let pending = handle.queue.swap(0, Ordering::AcqRel);
+                self.queued.fetch_sub(pending, Ordering::AcqRel);
+            }
+        }
+    }
+
     /// Takes the actor `id` of `key` out of the registry (it stops once its queue is done);
     /// the next request for the session starts a fresh actor.
     pub fn retire(&self, key: &SessionKey, id: ractor::ActorId) {

@@ -221,14 +221,18 @@ mod tests {
         let mut second = Slot::take(&lines, "p", 1);
         let mut other_chat = Slot::take(&lines, "p", 2);
         other_chat.wait_turn().await;
-        let waiting = tokio::spawn(async move {
-            second.wait_turn().await;
-            second
-        });
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(!waiting.is_finished(), "the second waits for the first");
-        drop(first);
-        let second = waiting.await.unwrap();
+        {
+            // Polled once by hand: still pending while the first slot is held (no sleep
+            // needed to find out), ready once it is dropped.
+            let mut waiting = std::pin::pin!(second.wait_turn());
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            assert!(
+                waiting.as_mut().poll(&mut cx).is_pending(),
+                "the second waits for the first"
+            );
+            drop(first);
+            waiting.await;
+        }
         assert!(lines.lock().contains_key(&("p".to_owned(), 1)));
         drop(second);
         drop(other_chat);
