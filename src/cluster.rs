@@ -6,13 +6,19 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
-use turnstile_cluster::{MemberState, Membership, MembershipConfig};
+use turnstile_cluster::{ClusterSecret, MemberState, Membership, MembershipConfig};
 
-/// `[cluster]` in turnstile.toml; every key has a `serve` flag and a `TURNSTILE_*` variable.
+/// The environment variable of the cluster secret. It has no flag: flags show in `ps`.
+pub const SECRET_ENV: &str = "TURNSTILE_CLUSTER_SECRET";
+
+/// `[cluster]` in turnstile.toml; the membership keys have a `serve` flag and a `TURNSTILE_*`
+/// variable, the secret only a variable ([`SECRET_ENV`]).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterFile {
     pub node_id: Option<String>,
+    /// The secret every node shares (checked on every `Cluster/Forward` call).
+    pub secret: Option<FileSecret>,
     pub gossip_listen: Option<SocketAddr>,
     pub advertise: Option<String>,
     #[serde(default)]
@@ -22,10 +28,38 @@ pub struct ClusterFile {
     pub phi_threshold: Option<f64>,
 }
 
+/// A secret as the config file holds it; `Debug` does not show it.
+#[derive(Default, Deserialize)]
+#[serde(transparent)]
+pub struct FileSecret(pub String);
+
+impl std::fmt::Debug for FileSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FileSecret(..)")
+    }
+}
+
+/// The cluster secret: [`SECRET_ENV`] (when set and not empty), else `[cluster] secret`.
+pub fn secret(
+    env: Option<String>,
+    file: Option<&FileSecret>,
+) -> anyhow::Result<Option<ClusterSecret>> {
+    let (value, source) = match (env.filter(|v| !v.is_empty()), file) {
+        (Some(value), _) => (value, SECRET_ENV),
+        (None, Some(FileSecret(value))) => (value.clone(), "[cluster] secret"),
+        (None, None) => return Ok(None),
+    };
+    ClusterSecret::new(&value)
+        .map(Some)
+        .with_context(|| format!("invalid {source}"))
+}
+
 /// Resolved cluster settings (present only when a node id is configured).
 #[derive(Debug, Clone)]
 pub struct ClusterSettings {
     pub node_id: String,
+    /// Shared by every node; `None` only on loopback ([`ClusterSettings::check_secret`]).
+    pub secret: Option<ClusterSecret>,
     /// Default: the HTTP listen address (UDP and TCP ports are separate, so the same number
     /// works for both).
     pub gossip_listen: Option<SocketAddr>,
@@ -38,6 +72,31 @@ pub struct ClusterSettings {
 }
 
 impl ClusterSettings {
+    /// A node whose listeners or advertised address others can reach needs a secret: without
+    /// one, anyone reaching its port could call the internal `Cluster` service and read or
+    /// change any project's sessions.
+    pub fn check_secret(&self, listeners: &[SocketAddr]) -> anyhow::Result<()> {
+        if self.secret.is_some() {
+            return Ok(());
+        }
+        let exposed = listeners
+            .iter()
+            .find(|l| !l.ip().is_loopback())
+            .map(ToString::to_string)
+            .or_else(|| self.advertise.clone().filter(|a| !is_loopback(a)));
+        if let Some(address) = exposed {
+            bail!(
+                "refusing to join a cluster on {address} without a cluster secret: anyone who \
+                 reaches the port could use the internal Cluster service to read and change \
+                 every project's sessions. Give every node the same secret (at least 16 \
+                 characters, e.g. `openssl rand -hex 32`) in {SECRET_ENV} or in [cluster] \
+                 secret of turnstile.toml (see docs/cluster.md), or listen and advertise on \
+                 127.0.0.1 for development"
+            );
+        }
+        Ok(())
+    }
+
     /// The membership configuration once the HTTP listener is bound at `listen`.
     pub fn membership(&self, listen: SocketAddr) -> anyhow::Result<MembershipConfig> {
         let advertise = match &self.advertise {
@@ -61,6 +120,17 @@ impl ClusterSettings {
             config.phi_threshold = phi;
         }
         Ok(config)
+    }
+}
+
+/// Whether an advertised `HOST:PORT` is a loopback address (`localhost` counts; any other
+/// name may resolve anywhere).
+fn is_loopback(address: &str) -> bool {
+    match address.parse::<SocketAddr>() {
+        Ok(address) => address.ip().is_loopback(),
+        Err(_) => address
+            .rsplit_once(':')
+            .is_some_and(|(host, _)| host.eq_ignore_ascii_case("localhost")),
     }
 }
 
@@ -153,6 +223,59 @@ fn render_status(status: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn settings(advertise: Option<&str>, secret: Option<&str>) -> ClusterSettings {
+        ClusterSettings {
+            node_id: "n1".into(),
+            secret: secret.map(|s| ClusterSecret::new(s).unwrap()),
+            gossip_listen: None,
+            advertise: advertise.map(str::to_owned),
+            seeds: Vec::new(),
+            cluster_id: None,
+            gossip_interval: None,
+            phi_threshold: None,
+        }
+    }
+
+    #[test]
+    fn a_reachable_node_needs_a_secret() {
+        let loopback: SocketAddr = "127.0.0.1:7001".parse().unwrap();
+        let open: SocketAddr = "0.0.0.0:7001".parse().unwrap();
+        let check = |advertise, secret, listeners: &[SocketAddr]| {
+            settings(advertise, secret).check_secret(listeners)
+        };
+        assert!(check(None, None, &[loopback]).is_ok());
+        assert!(check(Some("localhost:7001"), None, &[loopback]).is_ok());
+        assert!(check(Some("[::1]:7001"), None, &[loopback]).is_ok());
+        let refused = check(None, None, &[open]).unwrap_err().to_string();
+        assert!(refused.contains("0.0.0.0:7001"), "{refused}");
+        assert!(refused.contains(SECRET_ENV), "{refused}");
+        assert!(refused.contains("[cluster] secret"), "{refused}");
+        // Any listener: a gRPC listener of its own serves the internal service too.
+        assert!(check(None, None, &[loopback, open]).is_err());
+        let advertised = check(Some("10.0.0.1:7001"), None, &[loopback]).unwrap_err();
+        assert!(advertised.to_string().contains("10.0.0.1:7001"));
+        assert!(check(Some("node1.internal:7001"), None, &[loopback]).is_err());
+        let secret = Some("0123456789abcdef");
+        assert!(check(Some("10.0.0.1:7001"), secret, &[open]).is_ok());
+    }
+
+    #[test]
+    fn the_secret_comes_from_the_environment_then_the_file() {
+        let file = FileSecret("from-the-file-0123456".into());
+        assert!(secret(None, None).unwrap().is_none());
+        assert!(secret(Some(String::new()), None).unwrap().is_none());
+        assert!(secret(None, Some(&file)).unwrap().is_some());
+        // The environment wins: a bad value there is an error even with a good file.
+        let bad = secret(Some("short".into()), Some(&file)).unwrap_err();
+        assert!(
+            format!("{bad:#}").starts_with("invalid TURNSTILE_CLUSTER_SECRET: "),
+            "{bad:#}"
+        );
+        let bad = secret(None, Some(&FileSecret("short".into()))).unwrap_err();
+        assert!(format!("{bad:#}").contains("at least 16"), "{bad:#}");
+        assert_eq!(format!("{file:?}"), "FileSecret(..)");
+    }
 
     #[test]
     fn renders_members_as_a_table() {

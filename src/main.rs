@@ -221,22 +221,28 @@ fn serve_settings(args: ServeArgs) -> anyhow::Result<serve::ServeSettings> {
         cluster: args
             .node_id
             .or_else(|| file.cluster.node_id.clone())
-            .map(|node_id| cluster::ClusterSettings {
-                node_id,
-                gossip_listen: args.gossip_listen.or(file.cluster.gossip_listen),
-                advertise: args.advertise.or_else(|| file.cluster.advertise.clone()),
-                seeds: if args.seeds.is_empty() {
-                    file.cluster.seeds.clone()
-                } else {
-                    args.seeds
-                },
-                cluster_id: file.cluster.cluster_id.clone(),
-                gossip_interval: file
-                    .cluster
-                    .gossip_interval_ms
-                    .map(std::time::Duration::from_millis),
-                phi_threshold: file.cluster.phi_threshold,
-            }),
+            .map(|node_id| {
+                let secret =
+                    std::env::var_os(cluster::SECRET_ENV).map(|v| v.to_string_lossy().into_owned());
+                anyhow::Ok(cluster::ClusterSettings {
+                    node_id,
+                    secret: cluster::secret(secret, file.cluster.secret.as_ref())?,
+                    gossip_listen: args.gossip_listen.or(file.cluster.gossip_listen),
+                    advertise: args.advertise.or_else(|| file.cluster.advertise.clone()),
+                    seeds: if args.seeds.is_empty() {
+                        file.cluster.seeds.clone()
+                    } else {
+                        args.seeds
+                    },
+                    cluster_id: file.cluster.cluster_id.clone(),
+                    gossip_interval: file
+                        .cluster
+                        .gossip_interval_ms
+                        .map(std::time::Duration::from_millis),
+                    phi_threshold: file.cluster.phi_threshold,
+                })
+            })
+            .transpose()?,
         file,
     })
 }

@@ -103,6 +103,12 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
             settings.store
         );
     }
+    if let Some(cluster) = &settings.cluster {
+        let listeners: Vec<SocketAddr> = std::iter::once(settings.listen)
+            .chain(settings.grpc_listen)
+            .collect();
+        cluster.check_secret(&listeners)?;
+    }
     let store: Arc<dyn SessionStore> = match &spec {
         StoreSpec::Embedded { dir } => {
             let defaults = EmbeddedOptions::default();
@@ -142,7 +148,12 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
             let sessions =
                 Sessions::start_placed(store, catalog.clone(), config, Some(placement)).await?;
             spawn_rebalancer(sessions.clone(), membership.watch());
-            let handle = ClusterHandle::new(node_id, membership.watch(), forward_deadline);
+            let handle = ClusterHandle::new(
+                node_id,
+                membership.watch(),
+                forward_deadline,
+                settings.cluster.as_ref().and_then(|c| c.secret.clone()),
+            );
             let dispatch = Dispatch::clustered(sessions.clone(), Arc::new(handle), tasks.clone());
             (sessions, dispatch)
         }

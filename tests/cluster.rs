@@ -1,5 +1,7 @@
 //! Three real nodes sharing a private PostgreSQL: any node serves any session, the owner runs
-//! it, and one conversation stays one conversation whichever node each turn goes through.
+//! it, and one conversation stays one conversation whichever node each turn goes through. The
+//! internal `Cluster/Forward` service only serves callers with the nodes' secret, and checks
+//! what they send like the public APIs do.
 
 mod support;
 
@@ -7,13 +9,20 @@ use std::collections::HashMap;
 use std::process::Command;
 
 use serde_json::{Value, json};
-use support::cluster::{Cluster, ready_members};
+use support::cluster::{Cluster, SECRET, ready_members};
 use support::said;
 use turnstile_cluster::{Ring, partition_of};
+use turnstile_proto::v1::cluster_client::ClusterClient;
 use turnstile_proto::v1::dialog_client::DialogClient;
+use turnstile_proto::v1::forward_event::Event;
+use turnstile_proto::v1::forward_request::Op;
+use turnstile_proto::v1::forward_state_op::Kind as OpKind;
 use turnstile_proto::v1::request::Kind;
 use turnstile_proto::v1::trace::Payload;
-use turnstile_proto::v1::{InteractRequest, Request, Text};
+use turnstile_proto::v1::{
+    Empty, ForwardEvent, ForwardRequest, ForwardStateOp, ForwardTurn, InteractRequest, Request,
+    StateDone, Text,
+};
 
 async fn interact(node: &support::Server, user: &str, action: Value) -> Vec<Value> {
     node.interact(user, action).await
@@ -164,4 +173,255 @@ async fn a_graceful_leave_hands_sessions_over_without_errors() {
         .await;
         assert_eq!(said(&traces), ["What size would you like?"], "{user}");
     }
+}
+
+/// The node of `cluster` that owns `user` of `project`, by the same ring the nodes compute.
+fn owner_of(cluster: &Cluster, project: &str, user: &str) -> usize {
+    let ids: Vec<String> = (0..cluster.ports.len()).map(Cluster::node_id).collect();
+    let owner = Ring::new(ids.iter().map(String::as_str))
+        .owner(partition_of(project, user))
+        .unwrap()
+        .to_owned();
+    ids.iter().position(|id| *id == owner).unwrap()
+}
+
+fn state_get() -> Op {
+    Op::State(ForwardStateOp {
+        kind: Some(OpKind::Get(Empty {})),
+    })
+}
+
+fn turn_of(request: Value) -> Op {
+    Op::Turn(ForwardTurn {
+        request: request.to_string().into_bytes(),
+        version: "development".into(),
+        ..Default::default()
+    })
+}
+
+/// Calls `Cluster/Forward` on `node` as an outsider would: with `secret` (or none) in the
+/// metadata. Returns the events of an accepted call.
+async fn forward(
+    node: &support::Server,
+    secret: Option<&str>,
+    project: &str,
+    user: &str,
+    op: Op,
+) -> Result<Vec<ForwardEvent>, tonic::Status> {
+    let mut client = ClusterClient::connect(node.url("")).await.unwrap();
+    let mut request = tonic::Request::new(ForwardRequest {
+        project: project.into(),
+        user_id: user.into(),
+        hops: 0,
+        from_node: "outsider".into(),
+        op: Some(op),
+    });
+    if let Some(secret) = secret {
+        request
+            .metadata_mut()
+            .insert("turnstile-cluster-secret", secret.parse().unwrap());
+    }
+    let mut stream = client.forward(request).await?.into_inner();
+    let mut events = Vec::new();
+    while let Some(event) = stream.message().await? {
+        events.push(event);
+    }
+    Ok(events)
+}
+
+const ALPHA_KEY: (&str, &str) = ("authorization", "VF.DM.alpha.secret");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_calls_without_the_secret_are_refused_and_change_nothing() {
+    let cluster = Cluster::start_keyed("forward-secret", 3).await;
+    let traces = cluster
+        .node(0)
+        .post(
+            "/state/user/ada/interact",
+            r#"{"action": {"type": "launch"}}"#,
+            &[ALPHA_KEY],
+        )
+        .await;
+    assert_eq!(traces.0, 200, "{}", traces.1);
+    let (_, before) = cluster.node(0).get("/state/user/ada", &[ALPHA_KEY]).await;
+    assert!(before["stack"].is_array(), "{before}");
+    let owner = cluster.node(owner_of(&cluster, "alpha", "ada"));
+
+    // An outsider without alpha's key, on the owner's public port: read, overwrite, run a turn.
+    let mut forged = before.clone();
+    forged["variables"]["name"] = json!("mallory");
+    let put = || {
+        Op::State(ForwardStateOp {
+            kind: Some(OpKind::Put(forged.to_string().into_bytes())),
+        })
+    };
+    for secret in [None, Some("a-wrong-secret-0123456789")] {
+        for op in [state_get(), put(), turn_of(json!({"type": "launch"}))] {
+            let refused = forward(owner, secret, "alpha", "ada", op)
+                .await
+                .expect_err("refused");
+            assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
+            assert!(
+                refused.message().contains("cluster secret"),
+                "{secret:?}: {}",
+                refused.message()
+            );
+        }
+    }
+    let (_, after) = cluster.node(1).get("/state/user/ada", &[ALPHA_KEY]).await;
+    assert_eq!(after, before, "nothing changed");
+
+    // The nodes' own secret opens the service: the refusals above were the secret's.
+    let events = forward(owner, Some(SECRET), "alpha", "ada", state_get())
+        .await
+        .expect("the nodes' secret is accepted");
+    let Some(Event::State(StateDone { state: Some(bytes) })) =
+        events.first().and_then(|e| e.event.clone())
+    else {
+        panic!("a state: {events:?}");
+    };
+    let state: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(state, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_calls_with_the_secret_are_checked_like_public_ones() {
+    let cluster = Cluster::start_keyed("forward-checks", 3).await;
+    let at = |project: &str, user: &str| cluster.node(owner_of(&cluster, project, user));
+    let refused = |result: Result<Vec<ForwardEvent>, tonic::Status>| {
+        result.expect_err("the owner refuses the request")
+    };
+
+    // User ids: the public APIs' rule.
+    for user in ["has space", "", &"x".repeat(129)] {
+        for op in [state_get(), turn_of(json!({"type": "launch"}))] {
+            let status = refused(forward(at("alpha", user), Some(SECRET), "alpha", user, op).await);
+            assert_eq!(
+                status.code(),
+                tonic::Code::InvalidArgument,
+                "{user:?}: {status:?}"
+            );
+            assert!(status.message().contains("invalid userID"), "{status:?}");
+        }
+    }
+
+    // An action type the agent does not know.
+    let unknown = turn_of(json!({"type": "no-such-action"}));
+    let status = refused(forward(at("alpha", "bob"), Some(SECRET), "alpha", "bob", unknown).await);
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    assert!(
+        status
+            .message()
+            .contains("unknown action type `no-such-action`"),
+        "{status:?}"
+    );
+    // Nothing ran for bob.
+    let (_, state) = cluster.node(0).get("/state/user/bob", &[ALPHA_KEY]).await;
+    assert_eq!(state, json!({}));
+
+    // A project or version that does not exist: NOT_FOUND, as over the public API.
+    for op in [state_get(), turn_of(json!({"type": "launch"}))] {
+        let status = refused(forward(at("gamma", "bob"), Some(SECRET), "gamma", "bob", op).await);
+        assert_eq!(status.code(), tonic::Code::NotFound, "{status:?}");
+        assert!(status.message().contains("gamma"), "{status:?}");
+    }
+    let mut other_version = ForwardTurn {
+        request: br#"{"type": "launch"}"#.to_vec(),
+        ..Default::default()
+    };
+    other_version.version = "v9".into();
+    let status = refused(
+        forward(
+            at("alpha", "bob"),
+            Some(SECRET),
+            "alpha",
+            "bob",
+            Op::Turn(other_version),
+        )
+        .await,
+    );
+    assert_eq!(status.code(), tonic::Code::NotFound, "{status:?}");
+
+    // The same request, valid, runs: the refusals were the checks'.
+    let events = forward(
+        at("alpha", "carol"),
+        Some(SECRET),
+        "alpha",
+        "carol",
+        turn_of(json!({"type": "launch"})),
+    )
+    .await
+    .expect("a valid forwarded turn runs");
+    assert!(
+        matches!(
+            events.last().and_then(|e| e.event.as_ref()),
+            Some(Event::Done(_))
+        ),
+        "{events:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reachable_node_without_a_secret_does_not_start() {
+    let dir = support::TempDir::new("no-secret");
+    let agent = support::repo("examples/agents/pizza.yaml");
+    let projects = format!(
+        "[[projects]]\nid = \"alpha\"\nagent = {agent:?}\napi_keys = [\"VF.DM.alpha.secret\"]\n"
+    );
+    let config = support::write(dir.path(), "turnstile.toml", &projects);
+    let serve = |env: &[(&str, &str)]| {
+        Command::new(env!("CARGO_BIN_EXE_turnstile"))
+            .args([
+                "serve",
+                "--config",
+                config.to_str().unwrap(),
+                "--node-id",
+                "n1",
+            ])
+            .args(["--listen", "0.0.0.0:0", "--advertise", "127.0.0.1:1"])
+            .args(["--store", "postgres://turnstile@127.0.0.1:1/turnstile"])
+            .env_remove("TURNSTILE_CLUSTER_SECRET")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    };
+    let output = serve(&[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("refusing to join a cluster on 0.0.0.0:0 without a cluster secret"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("TURNSTILE_CLUSTER_SECRET"), "{stderr}");
+    assert!(stderr.contains("[cluster] secret"), "{stderr}");
+    // A secret too short to be one is refused too.
+    let output = serve(&[("TURNSTILE_CLUSTER_SECRET", "short")]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("invalid TURNSTILE_CLUSTER_SECRET"),
+        "{stderr}"
+    );
+
+    // With `[cluster] secret` in the file, the same node starts.
+    let pg = turnstile_testkit::PgServer::start();
+    let database = pg.create_database("secret_file");
+    let port = support::cluster::free_port();
+    let with_secret = format!("{projects}\n[cluster]\nsecret = \"{SECRET}\"\n");
+    let config = support::write(dir.path(), "secret.toml", &with_secret);
+    let (listen, advertise) = (format!("0.0.0.0:{port}"), format!("127.0.0.1:{port}"));
+    let node = support::Server::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--node-id",
+        "n1",
+        "--listen",
+        &listen,
+        "--advertise",
+        &advertise,
+        "--store",
+        &database,
+    ]);
+    let (status, _) = node.get("/readyz", &[]).await;
+    assert_eq!(status, 200);
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use turnstile_testkit::PgServer;
 
-use super::{Server, repo};
+use super::{Server, TempDir, repo, write};
 
 /// Node `i`'s base URL, whether or not it is running.
 pub fn url_of(port: u16, path: &str) -> String {
@@ -24,8 +24,11 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// The secret the test clusters' nodes share (`TURNSTILE_CLUSTER_SECRET`).
+pub const SECRET: &str = "test-cluster-secret-5f0c9a2e";
+
 /// Nodes `n1`, `n2`, … serving the pizza agent, each on a fixed port (kept across restarts),
-/// every node listing every node as a seed.
+/// every node listing every node as a seed, all sharing [`SECRET`].
 pub struct Cluster {
     /// `None` while a node is down. First, so that the nodes stop before PostgreSQL does
     /// (fields drop in order): otherwise every node logs its lost connections.
@@ -34,6 +37,9 @@ pub struct Cluster {
     pub pg: PgServer,
     pub database: String,
     pub ports: Vec<u16>,
+    /// A config file to serve instead of the agent in development mode.
+    pub config: Option<std::path::PathBuf>,
+    _dir: TempDir,
 }
 
 impl Cluster {
@@ -44,6 +50,23 @@ impl Cluster {
 
     /// `size` nodes serving `agent` (a path in the repository).
     pub async fn start_with(name: &str, size: usize, agent: &str) -> Cluster {
+        Cluster::start_inner(name, size, agent, None).await
+    }
+
+    /// `size` nodes serving the keyed projects `alpha` (key `VF.DM.alpha.secret`) and `beta`
+    /// (`VF.DM.beta.secret`), both running the pizza agent.
+    pub async fn start_keyed(name: &str, size: usize) -> Cluster {
+        let agent = repo("examples/agents/pizza.yaml");
+        let config = format!(
+            "[[projects]]\nid = \"alpha\"\nagent = {agent:?}\napi_keys = [\"VF.DM.alpha.secret\"]\n\n\
+             [[projects]]\nid = \"beta\"\nagent = {agent:?}\napi_keys = [\"VF.DM.beta.secret\"]\n"
+        );
+        Cluster::start_inner(name, size, "examples/agents/pizza.yaml", Some(config)).await
+    }
+
+    async fn start_inner(name: &str, size: usize, agent: &str, config: Option<String>) -> Cluster {
+        let dir = TempDir::new(name);
+        let config = config.map(|text| write(dir.path(), "turnstile.toml", &text));
         let pg = PgServer::start();
         let database = pg.create_database(name);
         let ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
@@ -53,6 +76,8 @@ impl Cluster {
             database,
             ports,
             nodes: (0..size).map(|_| None).collect(),
+            config,
+            _dir: dir,
         };
         for i in 0..size {
             cluster.start_node(i);
@@ -71,9 +96,15 @@ impl Cluster {
             .iter()
             .map(|p| format!("127.0.0.1:{p}"))
             .collect();
-        vec![
-            "--agent".into(),
-            self.agent.to_str().unwrap().into(),
+        let serve = match &self.config {
+            Some(config) => ["--config".to_owned(), config.to_str().unwrap().to_owned()],
+            None => [
+                "--agent".to_owned(),
+                self.agent.to_str().unwrap().to_owned(),
+            ],
+        };
+        let mut args = serve.to_vec();
+        args.extend([
             "--store".into(),
             self.database.clone(),
             "--node-id".into(),
@@ -82,14 +113,18 @@ impl Cluster {
             format!("127.0.0.1:{}", self.ports[i]),
             "--seeds".into(),
             seeds.join(","),
-        ]
+        ]);
+        args
     }
 
     /// Starts node `i` (it is ready in its own view when this returns).
     pub fn start_node(&mut self, i: usize) {
         let args = self.args(i);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.nodes[i] = Some(Server::start(&args));
+        self.nodes[i] = Some(Server::start_env(
+            &args,
+            &[("TURNSTILE_CLUSTER_SECRET", SECRET)],
+        ));
     }
 
     /// SIGKILL node `i`.

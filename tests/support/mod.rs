@@ -42,6 +42,7 @@ pub struct Server {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     args: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl Server {
@@ -107,6 +108,10 @@ impl Server {
                 .build()
                 .unwrap(),
             args,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
     }
 
@@ -185,7 +190,12 @@ impl Server {
     pub fn restart(&mut self) {
         self.kill9();
         let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
-        *self = Server::start(&args);
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        *self = Server::start_env(&args, &env);
     }
 }
 

@@ -12,6 +12,7 @@ use turnstile_proto::v1::cluster_client::ClusterClient;
 use turnstile_proto::v1::{ForwardEvent, ForwardRequest, NotOwner};
 
 use crate::BoxError;
+use crate::secret::ClusterSecret;
 use crate::view::View;
 
 /// The status message of a `NOT_OWNER` answer.
@@ -68,10 +69,12 @@ impl ForwardError {
 }
 
 /// Connections to the other nodes: one HTTP/2 channel per address, connected on first use and
-/// shared by every request to that node.
+/// shared by every request to that node. Every call carries the cluster secret, when there is
+/// one ([`Peers::with_secret`]).
 pub struct Peers {
     channels: Mutex<HashMap<String, Channel>>,
     connect_timeout: Duration,
+    secret: Option<ClusterSecret>,
 }
 
 impl Default for Peers {
@@ -86,7 +89,14 @@ impl Peers {
         Peers {
             channels: Mutex::new(HashMap::new()),
             connect_timeout,
+            secret: None,
         }
+    }
+
+    /// These peers, sending `secret` with every call (`None`: no secret, for a cluster on
+    /// loopback).
+    pub fn with_secret(self, secret: Option<ClusterSecret>) -> Peers {
+        Peers { secret, ..self }
     }
 
     fn channel(&self, addr: &str) -> Result<Channel, ForwardError> {
@@ -127,6 +137,9 @@ impl Peers {
             .max_decoding_message_size(MAX_FORWARD_MESSAGE_BYTES);
         let mut request = tonic::Request::new(request);
         request.set_timeout(deadline);
+        if let Some(secret) = &self.secret {
+            secret.attach(request.metadata_mut());
+        }
         match client.forward(request).await {
             Ok(response) => Ok(response.into_inner()),
             Err(status) => Err(self.classify(addr, status)),

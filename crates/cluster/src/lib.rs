@@ -15,7 +15,8 @@
 //! owner table — on every change. A node that receives a request for a session it does not own
 //! forwards it to the owner through [`Peers`] (the internal `Cluster` gRPC service of
 //! `proto/turnstile/v1/cluster.proto`); a node that no longer owns a session answers
-//! [`NOT_OWNER`] with its view, and the sender tries again, at most [`MAX_HOPS`] times.
+//! [`NOT_OWNER`] with its view, and the sender tries again, at most [`MAX_HOPS`] times. Every
+//! forwarded call carries the cluster's [`ClusterSecret`], and a node refuses calls without it.
 //!
 //! Views are local and can disagree for a moment: this crate never promises a single owner.
 //! Safety comes from the store, which fences commits with a per-partition epoch (see
@@ -28,6 +29,7 @@ mod forward;
 mod membership;
 mod partition;
 mod ring;
+mod secret;
 mod view;
 
 pub use error::{BoxError, ClusterError};
@@ -37,4 +39,7 @@ pub use forward::{
 pub use membership::{Membership, MembershipConfig};
 pub use partition::{PARTITIONS, Partition, partition_of};
 pub use ring::{NodeId, Ring};
+pub use secret::{
+    ClusterSecret, InvalidSecret, MIN_SECRET_BYTES, SECRET_METADATA_KEY, SecretRejected,
+};
 pub use view::{ClusterStatus, Member, MemberState, MemberStatus, Route, View};

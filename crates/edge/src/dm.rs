@@ -110,16 +110,23 @@ pub fn parse_action(action: Option<&Value>, agent: &Agent) -> Result<Request, Ap
         ApiError::BadRequest("the body needs an `action` (or the legacy `request`)".into())
     })?;
     let request = Request::from_json(action).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    if let Request::General(general) = &request
-        && !agent.knows_request_type(&general.kind)
-    {
-        return Err(ApiError::BadRequest(format!(
-            "unknown action type `{}`: expected launch, text, intent, event, no-reply, action, \
-             a button path (path-…) or a path of one of the agent's custom actions",
-            general.kind
-        )));
-    }
+    check_request(&request, agent)?;
     Ok(request)
+}
+
+/// Checks that `agent` knows the request's type. Every request passes here: the public APIs'
+/// (through [`parse_action`]) and, on their owner, those forwarded by other nodes.
+pub fn check_request(request: &Request, agent: &Agent) -> Result<(), ApiError> {
+    match request {
+        Request::General(general) if !agent.knows_request_type(&general.kind) => {
+            Err(ApiError::BadRequest(format!(
+                "unknown action type `{}`: expected launch, text, intent, event, no-reply, \
+                 action, a button path (path-…) or a path of one of the agent's custom actions",
+                general.kind
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Checks a state body the way the DM API does: `stack` (frames with `diagramID`), `storage`

@@ -11,11 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use turnstile_cluster::{Partition, Peers, View, partition_of};
+use turnstile_cluster::{ClusterSecret, Partition, Peers, View, partition_of};
 use turnstile_session::SessionKey;
 use turnstile_session::{Placement, Sessions};
 
-/// What the edge of a cluster node needs: its id, its current view and its peer connections.
+/// What the edge of a cluster node needs: its id, its current view, its peer connections and
+/// the cluster's secret.
 pub struct ClusterHandle {
     /// This node's id.
     pub node_id: String,
@@ -25,20 +26,25 @@ pub struct ClusterHandle {
     pub peers: Peers,
     /// How long a forwarded request may take end to end (a turn's deadline plus slack).
     pub forward_deadline: Duration,
+    /// The secret forwarded calls carry, and that calls to this node's internal service must
+    /// carry (`None`: no secret, a cluster on loopback).
+    pub secret: Option<ClusterSecret>,
 }
 
 impl ClusterHandle {
-    /// A handle over the views of `membership`-like source.
+    /// A handle over the views of a `membership`-like source; forwarded calls carry `secret`.
     pub fn new(
         node_id: impl Into<String>,
         views: watch::Receiver<Arc<View>>,
         forward_deadline: Duration,
+        secret: Option<ClusterSecret>,
     ) -> ClusterHandle {
         ClusterHandle {
             node_id: node_id.into(),
             views,
-            peers: Peers::default(),
+            peers: Peers::default().with_secret(secret.clone()),
             forward_deadline,
+            secret,
         }
     }
 

@@ -100,6 +100,10 @@ pub(crate) async fn forward(
                 }
             }
             Err(ForwardError::Refused { status, .. }) => {
+                if status.code() == tonic::Code::Unauthenticated {
+                    // The nodes' secrets differ: every forward to that node will fail.
+                    tracing::error!(node = %id, "{}", status.message());
+                }
                 return Err(SessionError::unavailable(format!(
                     "{id} refused the request: {}",
                     status.message()

@@ -51,9 +51,7 @@ pub(crate) fn internal_routes(state: &AppState) -> Option<Routes> {
     internal_service(state).map(Routes::new)
 }
 
-fn internal_service(
-    state: &AppState,
-) -> Option<turnstile_proto::v1::cluster_server::ClusterServer<internal::ClusterService>> {
+fn internal_service(state: &AppState) -> Option<internal::InternalService> {
     let cluster = state.dispatch.cluster()?.clone();
     Some(internal::cluster_server(state.clone(), cluster))
 }
