@@ -129,6 +129,17 @@ fn near_query(exact: &str) -> String {
 
 const NONE_QUERY: &str = "what will the weather be like in Paris tomorrow afternoon";
 
+/// Letters of the long word of [`long_token_query`]: far longer than any real word, but the
+/// whole text stays under the server's default text limit (4,096 characters).
+const LONG_TOKEN_CHARS: usize = 4_000;
+
+/// A sentence with one very long unknown word, the shape of the "one long word pins a core"
+/// abuse: every other word is known, so the long word is the only one spelling correction
+/// looks at.
+fn long_token_query(exact: &str) -> String {
+    format!("{exact} {}", "a".repeat(LONG_TOKEN_CHARS))
+}
+
 fn bench_nlu(c: &mut Criterion) {
     let intents = intents();
     let entities = entities();
@@ -157,6 +168,10 @@ fn bench_nlu(c: &mut Criterion) {
     group.bench_function("exact", |b| b.iter(|| model.classify(black_box(&exact))));
     group.bench_function("near", |b| b.iter(|| model.classify(black_box(&near))));
     group.bench_function("none", |b| b.iter(|| model.classify(black_box(NONE_QUERY))));
+    let long = long_token_query(&exact);
+    group.bench_function("long_token_4000", |b| {
+        b.iter(|| model.classify(black_box(&long)))
+    });
     group.finish();
 
     let mut group = c.benchmark_group("nlu");

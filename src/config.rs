@@ -44,6 +44,7 @@ pub struct LimitsFile {
     pub idle_timeout_secs: Option<u64>,
     pub turn_deadline_ms: Option<u64>,
     pub max_steps: Option<u32>,
+    pub max_text_chars: Option<usize>,
     pub shutdown_grace_secs: Option<u64>,
 }
 
@@ -111,6 +112,7 @@ pub struct Limits {
     pub idle_timeout: Duration,
     pub turn_deadline: Duration,
     pub max_steps: u32,
+    pub max_text_chars: usize,
     pub shutdown_grace: Duration,
 }
 
@@ -133,6 +135,7 @@ impl From<&LimitsFile> for Limits {
                 .turn_deadline_ms
                 .map_or(sessions.turn_deadline, Duration::from_millis),
             max_steps: file.max_steps.unwrap_or(sessions.max_steps),
+            max_text_chars: file.max_text_chars.unwrap_or(sessions.max_text_chars),
             shutdown_grace: file
                 .shutdown_grace_secs
                 .map_or(DEFAULT_SHUTDOWN_GRACE, Duration::from_secs),
@@ -149,6 +152,7 @@ impl Limits {
             idle_timeout: self.idle_timeout,
             turn_deadline: self.turn_deadline,
             max_steps: self.max_steps,
+            max_text_chars: self.max_text_chars,
         }
     }
 
@@ -156,6 +160,7 @@ impl Limits {
     pub fn edge(&self) -> EdgeLimits {
         EdgeLimits {
             max_body_bytes: self.max_body_bytes,
+            max_text_chars: self.max_text_chars,
         }
     }
 }

@@ -4,10 +4,11 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
-use turnstile_engine::{Agent, Request, SessionState, Trace, TraceKind};
-use turnstile_session::{AgentCatalog, TurnInput};
+use turnstile_engine::{Agent, Request, SessionState, Trace, TraceKind, text_too_long};
+use turnstile_session::{AgentCatalog, SessionError, TurnInput};
 
 use crate::error::ApiError;
+use crate::extract::EdgeLimits;
 
 /// `config` of an interact request, as Voiceflow's Dialog Manager API defines it (the interact
 /// route's `config` object at <https://docs.voiceflow.com/>; in the open-source runtime,
@@ -89,10 +90,16 @@ pub struct DmTurn<'a> {
 }
 
 impl DmTurn<'_> {
-    /// The turn to run in `project`: the action parsed and checked against the agent.
-    pub fn input(self, catalog: &AgentCatalog, project: &str) -> Result<TurnInput, ApiError> {
+    /// The turn to run in `project`: the action parsed and checked against the agent and the
+    /// edge's limits.
+    pub fn input(
+        self,
+        catalog: &AgentCatalog,
+        project: &str,
+        limits: &EdgeLimits,
+    ) -> Result<TurnInput, ApiError> {
         let agent = catalog.agent(project, &self.version)?;
-        let request = parse_action(self.action, &agent)?;
+        let request = parse_action(self.action, &agent, limits)?;
         Ok(TurnInput {
             request,
             version: self.version,
@@ -104,12 +111,18 @@ impl DmTurn<'_> {
     }
 }
 
-/// Parses the action of a body and checks it against the agent.
-pub fn parse_action(action: Option<&Value>, agent: &Agent) -> Result<Request, ApiError> {
+/// Parses the action of a body and checks it against the agent and the limits: a `text`
+/// longer than [`EdgeLimits::max_text_chars`] is refused here, before it is queued.
+pub fn parse_action(
+    action: Option<&Value>,
+    agent: &Agent,
+    limits: &EdgeLimits,
+) -> Result<Request, ApiError> {
     let action = action.ok_or_else(|| {
         ApiError::BadRequest("the body needs an `action` (or the legacy `request`)".into())
     })?;
     let request = Request::from_json(action).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    check_text(&request, limits)?;
     check_request(&request, agent)?;
     Ok(request)
 }
@@ -124,6 +137,19 @@ pub fn check_request(request: &Request, agent: &Agent) -> Result<(), ApiError> {
                  action, a button path (path-…) or a path of one of the agent's custom actions",
                 general.kind
             )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Refuses a `text` request over [`EdgeLimits::max_text_chars`], with the error the session
+/// layer would give (every way in reports the limit the same way).
+pub fn check_text(request: &Request, limits: &EdgeLimits) -> Result<(), ApiError> {
+    match request {
+        Request::Text(text) if text_too_long(text, limits.max_text_chars) => {
+            Err(ApiError::from(SessionError::TextTooLong {
+                limit: limits.max_text_chars,
+            }))
         }
         _ => Ok(()),
     }

@@ -130,7 +130,9 @@ impl From<SessionError> for ApiError {
             SessionError::UnknownProject(_) | SessionError::UnknownVersion { .. } => {
                 ApiError::NotFound(e.to_string())
             }
-            SessionError::InvalidState(_) => ApiError::BadRequest(e.to_string()),
+            SessionError::InvalidState(_) | SessionError::TextTooLong { .. } => {
+                ApiError::BadRequest(e.to_string())
+            }
             SessionError::Internal { .. } | SessionError::Interrupted => {
                 tracing::error!(error = %e.chain(), "a request failed inside the runtime");
                 ApiError::Internal(e.chain())

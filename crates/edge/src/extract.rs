@@ -66,12 +66,19 @@ pub struct EdgeLimits {
     /// Largest request body accepted, in bytes (413 beyond); WebSocket messages are held to it
     /// too.
     pub max_body_bytes: usize,
+    /// Longest `text` request, in characters (400 / `INVALID_ARGUMENT` beyond). The sessions'
+    /// engine holds turns to the same limit ([`SessionConfig::max_text_chars`], whose default
+    /// this is), whichever way they come in.
+    ///
+    /// [`SessionConfig::max_text_chars`]: turnstile_session::SessionConfig::max_text_chars
+    pub max_text_chars: usize,
 }
 
 impl Default for EdgeLimits {
     fn default() -> Self {
         EdgeLimits {
             max_body_bytes: 1024 * 1024,
+            max_text_chars: turnstile_session::SessionConfig::default().max_text_chars,
         }
     }
 }

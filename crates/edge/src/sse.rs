@@ -42,7 +42,7 @@ pub async fn stream_turn(
         variables: body.variables,
         idempotency_key: idempotency.or_body(body.turn_id)?,
     }
-    .input(state.dispatch.catalog(), &key.project)?;
+    .input(state.dispatch.catalog(), &key.project, &state.limits)?;
     let filter = TraceFilter::new(&body.config);
     let turn = state.dispatch.turn(key, input).await?;
     Ok(turn_events(turn, filter))

@@ -29,7 +29,7 @@ pub mod trace;
 pub use effects::{Effects, HttpError, HttpRequest, HttpResponse};
 pub use event::{EventName, InvalidEventName};
 pub use expr::Expr;
-pub use interp::{TurnOptions, TurnOutcome, initial_state, run_turn};
+pub use interp::{TurnError, TurnOptions, TurnOutcome, initial_state, run_turn, text_too_long};
 pub use load::{LoadError, LoadErrorKind, agent_schema, load_agent_str};
 pub use program::Agent;
 pub use request::{Request, RequestError};

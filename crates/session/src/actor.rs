@@ -9,7 +9,9 @@ use std::time::Instant;
 use futures_util::FutureExt;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::sync::oneshot;
-use turnstile_engine::{SessionState, Trace, TraceSink, TurnOptions, initial_state, run_turn};
+use turnstile_engine::{
+    SessionState, Trace, TraceSink, TurnError, TurnOptions, initial_state, run_turn,
+};
 use turnstile_store::{Commit, Fence, SessionKey, TurnRecord};
 
 use crate::SessionError;
@@ -216,18 +218,22 @@ impl ActorState {
         // session as it was.
         let mut state = SessionState::clone(&loaded.state);
         state.variables.extend(input.variables);
+        let deadline = shared.config.turn_deadline;
         let options = TurnOptions {
             user_id: key.user.clone(),
             max_steps: shared.config.max_steps,
             stop_types: input.stop_types,
             stop_all: input.stop_all,
+            max_text_chars: shared.config.max_text_chars,
+            // The engine stops itself at the deadline in its CPU-bound parts (classifying text,
+            // running nodes), where the timer below cannot fire because nothing yields.
+            deadline: Instant::now().checked_add(deadline),
             ..TurnOptions::default()
         };
         let mut sink = ForwardingSink {
             sender,
             kept: input.idempotency_key.as_ref().map(|_| Vec::new()),
         };
-        let deadline = shared.config.turn_deadline;
         let turn = run_turn(
             &agent,
             &mut state,
@@ -236,9 +242,19 @@ impl ActorState {
             &mut sink,
             &options,
         );
-        tokio::time::timeout(deadline, turn)
+        // The timer covers what the turn awaits (webhooks, API steps).
+        let outcome = tokio::time::timeout(deadline, turn)
             .await
             .map_err(|_| SessionError::DeadlineExceeded(deadline))?;
+        match outcome.error {
+            None => {}
+            Some(TurnError::TextTooLong { limit }) => {
+                return Err(SessionError::TextTooLong { limit });
+            }
+            Some(TurnError::DeadlineExceeded) => {
+                return Err(SessionError::DeadlineExceeded(deadline));
+            }
+        }
         let record = match (input.idempotency_key, sink.kept) {
             (Some(idempotency_key), Some(traces)) => Some(TurnRecord {
                 idempotency_key,

@@ -18,6 +18,11 @@ pub struct SessionConfig {
     pub turn_deadline: Duration,
     /// Nodes one turn may run.
     pub max_steps: u32,
+    /// Longest `text` request, in characters ([`SessionError::TextTooLong`] beyond). The
+    /// engine checks it before classifying; the server's edge checks it with the same value.
+    ///
+    /// [`SessionError::TextTooLong`]: crate::SessionError::TextTooLong
+    pub max_text_chars: usize,
 }
 
 impl Default for SessionConfig {
@@ -28,6 +33,7 @@ impl Default for SessionConfig {
             idle_timeout: Duration::from_secs(300),
             turn_deadline: Duration::from_secs(15),
             max_steps: turnstile_engine::TurnOptions::default().max_steps,
+            max_text_chars: turnstile_engine::TurnOptions::DEFAULT_MAX_TEXT_CHARS,
         }
     }
 }

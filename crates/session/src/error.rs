@@ -36,6 +36,12 @@ pub enum SessionError {
         /// The version alias asked for.
         version: String,
     },
+    /// A `text` request longer than the limit, in characters; nothing ran.
+    #[error("a text request is limited to {limit} characters (`max_text_chars`)")]
+    TextTooLong {
+        /// The limit, in characters.
+        limit: usize,
+    },
     /// A state given by the client does not fit the agent.
     #[error("invalid state: {0}")]
     InvalidState(String),

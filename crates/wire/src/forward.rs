@@ -193,6 +193,10 @@ pub fn error_to_pb(error: &SessionError) -> pb::Failure {
             Kind::UnknownVersion
         }
         SessionError::InvalidState(_) => Kind::InvalidState,
+        SessionError::TextTooLong { limit } => {
+            failure.limit = *limit as u64;
+            Kind::TextTooLong
+        }
         SessionError::Store(e) if e.is_conflict() || e.is_fenced() => Kind::Conflict,
         SessionError::Store(_) => Kind::Store,
         SessionError::ShuttingDown => Kind::ShuttingDown,
@@ -225,6 +229,9 @@ pub fn error_from_pb(failure: pb::Failure) -> SessionError {
         Kind::InvalidState => {
             SessionError::InvalidState(strip(&failure.message, "invalid state: "))
         }
+        Kind::TextTooLong => SessionError::TextTooLong {
+            limit: failure.limit as usize,
+        },
         // The owner's copy was stale: the same as a session that moved — retry.
         Kind::Conflict | Kind::Unavailable => SessionError::unavailable(failure.message),
         Kind::Store => SessionError::Store(StoreError::backend_message(failure.message)),
@@ -275,6 +282,7 @@ mod tests {
                 version: "production".into(),
             },
             SessionError::InvalidState("no stack".into()),
+            SessionError::TextTooLong { limit: 4096 },
             SessionError::ShuttingDown,
             SessionError::internal("boom"),
             SessionError::Interrupted,

@@ -55,7 +55,7 @@ fn prepare(
             .map(idempotency_key)
             .transpose()?,
     }
-    .input(state.dispatch.catalog(), &key.project)?;
+    .input(state.dispatch.catalog(), &key.project, &state.limits)?;
     Ok((key, input, TraceFilter::new(&config)))
 }
 

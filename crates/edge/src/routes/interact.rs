@@ -63,7 +63,7 @@ pub(super) fn interact_turn(
         variables: body.state.map(|s| s.variables).unwrap_or_default(),
         idempotency_key: idempotency.or_body(body.turn_id)?,
     }
-    .input(state.dispatch.catalog(), &key.project)?;
+    .input(state.dispatch.catalog(), &key.project, &state.limits)?;
     Ok((input, TraceFilter::new(&body.config)))
 }
 

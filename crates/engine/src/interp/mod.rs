@@ -18,6 +18,8 @@ pub use http::{
     WebhookResponse,
 };
 
+use std::time::Instant;
+
 use serde_json::{Map, Value};
 
 use crate::effects::Effects;
@@ -41,6 +43,20 @@ pub struct TurnOptions {
     pub stop_types: Vec<String>,
     /// Every custom action waits for the client (`config.stopAll`).
     pub stop_all: bool,
+    /// Longest `text` request, in characters: a longer one is refused before anything runs
+    /// ([`TurnError::TextTooLong`]). Servers check it at their edge too; this is the bound no
+    /// way into a turn can bypass.
+    pub max_text_chars: usize,
+    /// When the turn must stop ([`TurnError::DeadlineExceeded`]). The CPU-bound parts of a
+    /// turn (classifying text, running nodes) read the clock as they go, so the deadline
+    /// holds even when nothing awaits; `None`: no deadline.
+    pub deadline: Option<Instant>,
+}
+
+impl TurnOptions {
+    /// The default [`TurnOptions::max_text_chars`], 4,096: a Telegram message's limit, far
+    /// above what anyone types or says in one turn.
+    pub const DEFAULT_MAX_TEXT_CHARS: usize = 4096;
 }
 
 impl Default for TurnOptions {
@@ -51,8 +67,31 @@ impl Default for TurnOptions {
             max_depth: 60,
             stop_types: Vec::new(),
             stop_all: false,
+            max_text_chars: Self::DEFAULT_MAX_TEXT_CHARS,
+            deadline: None,
         }
     }
+}
+
+/// Why a turn stopped without a result to commit; the session must be left as it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TurnError {
+    /// A `text` request longer than [`TurnOptions::max_text_chars`]; nothing ran.
+    #[error("the text is longer than {limit} characters (the `max_text_chars` limit)")]
+    TextTooLong {
+        /// The limit, in characters.
+        limit: usize,
+    },
+    /// The turn ran past [`TurnOptions::deadline`].
+    #[error("the turn ran past its deadline")]
+    DeadlineExceeded,
+}
+
+/// Whether `text` has more than `limit` characters, in at most `limit + 1` steps.
+pub fn text_too_long(text: &str, limit: usize) -> bool {
+    // A character is 1 to 4 bytes: the byte length often settles it without counting.
+    text.len() > limit
+        && (text.len() > limit.saturating_mul(4) || text.chars().nth(limit).is_some())
 }
 
 /// What happened in a turn, besides its traces.
@@ -64,12 +103,16 @@ pub struct TurnOutcome {
     pub steps: u32,
     /// `followupEvent`s handled.
     pub followups: u32,
+    /// Set when the turn stopped without a result: its traces and `state` must be dropped.
+    pub error: Option<TurnError>,
 }
 
 /// Runs one turn: `request` against `state`, emitting traces into `sink` as they happen.
 ///
 /// Errors inside the turn (a failing webhook, a bad expression, a limit) become traces; the turn
-/// always leaves `state` consistent, ready to be committed.
+/// always leaves `state` consistent, ready to be committed — except when
+/// [`TurnOutcome::error`] is set (a text over [`TurnOptions::max_text_chars`], a passed
+/// [`TurnOptions::deadline`]): then nothing of the turn may be kept.
 ///
 /// ```
 /// use turnstile_engine::{load_agent_str, run_turn, Request, SessionState, TurnOptions};
@@ -108,6 +151,16 @@ pub async fn run_turn<E: Effects, S: TraceSink>(
     if request == Request::Action {
         return TurnOutcome::default();
     }
+    if let Request::Text(text) = &request
+        && text_too_long(text, options.max_text_chars)
+    {
+        return TurnOutcome {
+            error: Some(TurnError::TextTooLong {
+                limit: options.max_text_chars,
+            }),
+            ..TurnOutcome::default()
+        };
+    }
     let mut turn = Turn {
         agent,
         stack: Vec::new(),
@@ -120,12 +173,14 @@ pub async fn run_turn<E: Effects, S: TraceSink>(
         followups: 0,
         execution_sequence: Vec::new(),
         ended: false,
+        past_deadline: false,
     };
     turn.run(request).await;
     TurnOutcome {
         ended: turn.state.stack.is_empty(),
         steps: turn.steps,
         followups: turn.followups,
+        error: turn.past_deadline.then_some(TurnError::DeadlineExceeded),
     }
 }
 
@@ -212,6 +267,8 @@ struct Turn<'a, E, S> {
     followups: u32,
     execution_sequence: Vec<Value>,
     ended: bool,
+    /// The deadline passed: the turn stops where it is, and its result is dropped.
+    past_deadline: bool,
 }
 
 impl<E: Effects, S: TraceSink> Turn<'_, E, S> {
@@ -224,7 +281,13 @@ impl<E: Effects, S: TraceSink> Turn<'_, E, S> {
                 self.reset_conversation();
                 None
             }
-            Request::Text(text) => Some(Incoming::Intent(self.classify(&text))),
+            Request::Text(text) => match self.classify(&text) {
+                Some(intent) => Some(Incoming::Intent(intent)),
+                None => {
+                    self.past_deadline = true;
+                    return;
+                }
+            },
             Request::Intent(intent) => Some(Incoming::Intent(intent)),
             Request::Event(event) => match self.welcome_target(&event.name) {
                 Some(name) => {
@@ -301,6 +364,11 @@ impl<E: Effects, S: TraceSink> Turn<'_, E, S> {
                 return FrameExit::Continue;
             };
             self.steps += 1;
+            if self.options.deadline.is_some_and(|d| Instant::now() >= d) {
+                self.past_deadline = true;
+                self.ended = true;
+                return FrameExit::Continue;
+            }
             if self.steps > self.options.max_steps {
                 self.fail(
                     "step_limit",

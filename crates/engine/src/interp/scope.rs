@@ -79,19 +79,24 @@ impl<E: Effects, S: TraceSink> Turn<'_, E, S> {
         }
     }
 
-    /// Text goes through NLU and becomes an intent request (`None` when nothing matched).
-    pub(super) fn classify(&mut self, text: &str) -> IntentRequest {
-        let result = self.agent.nlu.classify(text);
+    /// Text goes through NLU and becomes an intent request (named `None` when nothing
+    /// matched). `None`: the turn's deadline passed first.
+    pub(super) fn classify(&mut self, text: &str) -> Option<IntentRequest> {
+        let result = self
+            .agent
+            .nlu
+            .classify_until(text, self.options.deadline)
+            .ok()?;
         self.state.variables.insert(
             "intent_confidence".into(),
             confidence_percent(Some(result.confidence)),
         );
-        IntentRequest {
+        Some(IntentRequest {
             name: result.intent.unwrap_or_else(|| "None".to_owned()),
             query: text.to_owned(),
             entities: result.entities,
             confidence: Some(result.confidence),
-        }
+        })
     }
 
     /// Copies matched data into variables: `(from, to)` pairs, or by default every entity of an

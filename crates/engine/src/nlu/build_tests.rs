@@ -90,6 +90,7 @@ fn build_rejects_bad_definitions() {
 
     let config = NluConfig {
         threshold: f32::NAN,
+        ..NluConfig::default()
     };
     assert!(NluModel::build(&pizza_intents(), &pizza_entities(), &config).is_err());
 }

@@ -1,6 +1,9 @@
 //! Classification and extraction at run time.
 
+use std::time::Instant;
+
 use super::entities::EntityMatch;
+use super::error::DeadlineExceeded;
 use super::features::terms_of;
 use super::lexicon::{UNKNOWN, Words};
 use super::model::{Intent, NluModel};
@@ -15,16 +18,41 @@ const NEAR_MATCH_CAP: f32 = 0.99;
 impl NluModel {
     /// Classifies `text` into one of the model's intents, with its slot values.
     ///
-    /// Never fails: empty or meaningless text gives `intent: None` with confidence 0.
+    /// Never fails: empty or meaningless text gives `intent: None` with confidence 0. Takes
+    /// time linear in the text's length (see [`NluConfig::max_typo_chars`]).
+    ///
+    /// [`NluConfig::max_typo_chars`]: super::NluConfig::max_typo_chars
     pub fn classify(&self, text: &str) -> Classification {
+        match self.classify_checked(text, &Clock(None)) {
+            Ok(classification) | Err(Partial(classification)) => classification,
+        }
+    }
+
+    /// [`NluModel::classify`], stopped with [`DeadlineExceeded`] once `deadline` has passed.
+    ///
+    /// The clock is read between words of the costly stages (spelling correction, scoring),
+    /// so a classification overshoots its deadline by at most the cost of one word. `None`:
+    /// no deadline.
+    pub fn classify_until(
+        &self,
+        text: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Classification, DeadlineExceeded> {
+        self.classify_checked(text, &Clock(deadline))
+            .map_err(|_| DeadlineExceeded)
+    }
+
+    fn classify_checked(&self, text: &str, clock: &Clock) -> Result<Classification, Partial> {
         let mut words = self.lexicon.words(tokenize(text));
         if words.is_empty() {
-            return none(0.0);
+            return Ok(none(0.0));
         }
+        clock.check()?;
         if let Some(exact) = self.exact_match(text, &words) {
-            return exact;
+            return Ok(exact);
         }
-        self.correct_typos(&mut words);
+        clock.check()?;
+        self.correct_typos(&mut words, clock)?;
         let mut terms = Vec::with_capacity(words.len());
         terms_of(
             &self.entities,
@@ -32,22 +60,23 @@ impl NluModel {
             |i| self.word_term(&words, i),
             &mut terms,
         );
+        clock.check()?;
         let Some((utterance, score)) = self.index.best(&terms) else {
-            return none(0.0);
+            return Ok(none(0.0));
         };
         let score = score.min(NEAR_MATCH_CAP);
         let intent = self
             .template_intent
             .get(utterance)
             .and_then(|&i| self.intents.get(i as usize));
-        match intent {
+        Ok(match intent {
             Some(intent) if score >= self.threshold => Classification {
                 intent: Some(intent.name.clone()),
                 confidence: score,
                 entities: self.slot_values(text, &words, intent),
             },
             _ => none(score),
-        }
+        })
     }
 
     /// Finds the first value of `entity_type` (a custom type name or `number`) in `text`.
@@ -57,7 +86,8 @@ impl NluModel {
     pub fn extract(&self, text: &str, entity_type: &str) -> Option<ExtractedEntity> {
         let ty = self.entities.type_id(entity_type)?;
         let mut words = self.lexicon.words(tokenize(text));
-        self.correct_typos(&mut words);
+        // No deadline: the clock never stops it.
+        let _ = self.correct_typos(&mut words, &Clock(None));
         let found = self.entities.find_first(&words, ty, &[])?;
         Some(self.extracted(text, &words, entity_type, &found))
     }
@@ -126,8 +156,9 @@ impl NluModel {
 
     /// Replaces unknown words by the closest known word, when one is a single edit away.
     ///
-    /// Numbers and words whose stem the model knows ("pizzas") are not typos.
-    fn correct_typos(&self, words: &mut Words) {
+    /// Numbers and words whose stem the model knows ("pizzas") are not typos; words longer
+    /// than the model's `max_typo_chars` are not looked at. Stops when `clock` says so.
+    fn correct_typos(&self, words: &mut Words, clock: &Clock) -> Result<(), Partial> {
         for i in 0..words.len() {
             if words.id(i).is_some() {
                 continue;
@@ -135,15 +166,18 @@ impl NluModel {
             let Some(word) = words.items.get(i) else {
                 continue;
             };
-            if number_value(&word.norm).is_some()
+            if !self.lexicon.may_correct(&word.norm)
+                || number_value(&word.norm).is_some()
                 || self.stems.contains_key(stem(&word.norm).as_ref())
             {
                 continue;
             }
+            clock.check()?;
             if let Some(id) = self.lexicon.correct(&word.norm) {
                 words.correct(i, id, &self.lexicon);
             }
         }
+        Ok(())
     }
 
     /// Values for the intent's slots: for each slot in declaration order, the first mention
@@ -180,6 +214,22 @@ impl NluModel {
         }
     }
 }
+
+/// The deadline of a classification (`None`: none).
+struct Clock(Option<Instant>);
+
+impl Clock {
+    /// `Err` once the deadline has passed.
+    fn check(&self) -> Result<(), Partial> {
+        match self.0 {
+            Some(deadline) if Instant::now() >= deadline => Err(Partial(none(0.0))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A classification cut short by its deadline: the "None" intent, as far as it got.
+struct Partial(Classification);
 
 /// The "None" intent with the best score seen.
 fn none(confidence: f32) -> Classification {

@@ -98,3 +98,9 @@ pub enum NluBuildError {
         threshold: f32,
     },
 }
+
+/// Classification stopped because its deadline passed (see
+/// [`NluModel::classify_until`](super::NluModel::classify_until)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("classification ran past its deadline")]
+pub struct DeadlineExceeded;

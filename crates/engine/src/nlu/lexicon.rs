@@ -5,6 +5,11 @@
 //! single-character deletions. At classify time an unknown word and its own single deletions
 //! are looked up there, which finds every known word within one insertion, deletion,
 //! substitution or transposition with a handful of hash lookups instead of a vocabulary scan.
+//!
+//! Looking a word up costs its length squared (each of its `n` deletions is a string of `n - 1`
+//! characters to build and hash), so words longer than the model's
+//! [`max_typo_chars`](super::NluConfig::max_typo_chars) are not looked up at all: one long
+//! "word" in a request must not cost seconds of CPU.
 
 use std::collections::HashMap;
 
@@ -86,6 +91,8 @@ pub(super) struct Lexicon {
     frequency: Vec<u32>,
     /// Single-character deletion → words of at least `MIN_TYPO_LEN` characters producing it.
     deletions: HashMap<String, Vec<WordId>>,
+    /// Longest word (in characters) [`Lexicon::correct`] looks at.
+    max_typo_len: usize,
 }
 
 impl Lexicon {
@@ -107,8 +114,10 @@ impl Lexicon {
         id
     }
 
-    /// Builds the deletion index; call once after the last [`Lexicon::add`].
-    pub fn build_typo_index(&mut self) {
+    /// Builds the deletion index; call once after the last [`Lexicon::add`]. Words longer
+    /// than `max_typo_len` characters will not be corrected.
+    pub fn build_typo_index(&mut self, max_typo_len: usize) {
+        self.max_typo_len = max_typo_len;
         self.deletions.clear();
         for (id, word) in self.words.iter().enumerate() {
             if word.chars().count() < MIN_TYPO_LEN {
@@ -160,12 +169,12 @@ impl Lexicon {
 
     /// The known word closest to an unknown `word` at edit distance 1, if any.
     ///
-    /// Only alphabetic words of at least [`MIN_TYPO_LEN`] characters are corrected (numbers and
-    /// codes are left alone). Among several candidates the most frequent wins, then the first
-    /// defined, so the result never depends on hash map iteration order.
+    /// Only alphabetic words of [`MIN_TYPO_LEN`] to `max_typo_len` characters are corrected
+    /// (numbers, codes and overlong words are left alone), so a call costs at most
+    /// `max_typo_len²` character copies. Among several candidates the most frequent wins,
+    /// then the first defined, so the result never depends on hash map iteration order.
     pub fn correct(&self, word: &str) -> Option<WordId> {
-        let len = word.chars().count();
-        if len < MIN_TYPO_LEN || !word.chars().all(char::is_alphabetic) {
+        if !self.may_correct(word) || !word.chars().all(char::is_alphabetic) {
             return None;
         }
         let mut best: Option<WordId> = None;
@@ -198,6 +207,18 @@ impl Lexicon {
         }
         best
     }
+
+    /// Whether `word` has a length [`Lexicon::correct`] looks at. Costs at most
+    /// `max_typo_len` steps whatever the word's length.
+    pub fn may_correct(&self, word: &str) -> bool {
+        // Each character is at least one byte: a short byte length settles it at once.
+        if word.len() < MIN_TYPO_LEN {
+            return false;
+        }
+        let mut chars = word.chars();
+        let within = chars.by_ref().take(self.max_typo_len).count();
+        within >= MIN_TYPO_LEN && chars.next().is_none()
+    }
 }
 
 /// Every string obtained by removing one character from `word` (duplicates included).
@@ -219,7 +240,7 @@ mod tests {
         for word in words {
             lexicon.add(word);
         }
-        lexicon.build_typo_index();
+        lexicon.build_typo_index(crate::nlu::NluConfig::DEFAULT_MAX_TYPO_CHARS);
         lexicon
     }
 
@@ -244,6 +265,22 @@ mod tests {
         assert_eq!(corrected(&lex, "1235"), None);
         assert_eq!(corrected(&lex, "xours"), Some("hours".to_owned()));
         assert_eq!(corrected(&lex, "xoursx"), None);
+    }
+
+    #[test]
+    fn leaves_words_over_the_cap_alone() {
+        let long_known = "a".repeat(40);
+        let lex = lexicon(&["opening", &long_known]);
+        // One edit from a known word, but longer than the cap: not looked at.
+        assert_eq!(corrected(&lex, &"a".repeat(41)), None);
+        assert_eq!(corrected(&lex, &"a".repeat(39)), None);
+        // At the cap, still corrected.
+        let mut at_cap = "a".repeat(31);
+        at_cap.push('b');
+        let lex = lexicon(&[&"a".repeat(32)]);
+        assert_eq!(corrected(&lex, &at_cap), Some("a".repeat(32)));
+        assert!(lex.may_correct("abcd") && !lex.may_correct("abc"));
+        assert!(!lex.may_correct(&"é".repeat(33)) && lex.may_correct(&"é".repeat(32)));
     }
 
     #[test]

@@ -14,8 +14,8 @@
 //! 2. **Near match.** Otherwise the sentence is scored against the utterances (through an
 //!    inverted index, so only utterances sharing a term cost anything) by TF-IDF cosine
 //!    similarity over stemmed words, where entity mentions and slot placeholders both become
-//!    a per-entity-type term, and unknown words of four letters or more are corrected to a
-//!    known word one edit away. The best utterance's intent wins if its score reaches
+//!    a per-entity-type term, and unknown words of four letters or more (and at most
+//!    [`NluConfig::max_typo_chars`]) are corrected to a known word one edit away. The best utterance's intent wins if its score reaches
 //!    [`NluConfig::threshold`]; otherwise the result is the "None" intent.
 //!
 //! Normalisation is case-insensitive (Unicode lowercasing), ignores punctuation, drops
@@ -27,7 +27,8 @@
 //! * `IntentDef`, `SlotDef`, `EntityDef`, `EntityValueDef` — plain input definitions.
 //! * `NluConfig { threshold: f32 }` (Default: tuned threshold).
 //! * `NluModel::build(&[IntentDef], &[EntityDef], &NluConfig) -> Result<NluModel, NluBuildError>`
-//! * `NluModel::classify(&self, text: &str) -> Classification`
+//! * `NluModel::classify(&self, text: &str) -> Classification` (and `classify_until`, the same
+//!   with a deadline)
 //! * `NluModel::extract(&self, text: &str, entity_type: &str) -> Option<ExtractedEntity>`
 //! * `NluModel::has_intent(&self, name)` / `has_entity_type(&self, name)`, plus
 //!   `intent_names(&self)` and `entity_type_exists(&self, name)` (same as `has_entity_type`).
@@ -48,7 +49,7 @@ mod tests;
 #[cfg(test)]
 mod tuning_tests;
 
-pub use error::NluBuildError;
+pub use error::{DeadlineExceeded, NluBuildError};
 pub use model::NluModel;
 
 use serde::{Deserialize, Serialize};
@@ -111,6 +112,10 @@ pub struct NluConfig {
     /// Minimum near-match similarity for an intent to be chosen; below it the result is the
     /// "None" intent. Exact template matches always pass (confidence 1.0).
     pub threshold: f32,
+    /// Longest word, in characters, that spelling correction looks at; longer words are left
+    /// as they are (they stay unknown). Correcting a word costs time in proportion to the
+    /// square of its length, so this cap keeps classification linear in the text's length.
+    pub max_typo_chars: usize,
 }
 
 impl NluConfig {
@@ -130,12 +135,18 @@ impl NluConfig {
     /// but not its meaning ("can i get a refund" 0.72 vs "can I get a {size} pizza"). Bag-of-
     /// words similarity cannot tell; agents should add intents for what they must refuse.
     pub const DEFAULT_THRESHOLD: f32 = 0.45;
+
+    /// The default [`NluConfig::max_typo_chars`], 32: no word of a real sentence is longer
+    /// ("incomprehensibilities" has 21 letters), and a 32-letter word costs a few
+    /// microseconds to correct.
+    pub const DEFAULT_MAX_TYPO_CHARS: usize = 32;
 }
 
 impl Default for NluConfig {
     fn default() -> Self {
         NluConfig {
             threshold: Self::DEFAULT_THRESHOLD,
+            max_typo_chars: Self::DEFAULT_MAX_TYPO_CHARS,
         }
     }
 }

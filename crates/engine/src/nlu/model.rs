@@ -222,7 +222,7 @@ impl NluModel {
         } = builder;
         function_terms.sort_unstable();
         function_terms.dedup();
-        lexicon.build_typo_index();
+        lexicon.build_typo_index(config.max_typo_chars);
         let word_terms = (0..lexicon.len())
             .map(|id| {
                 stems

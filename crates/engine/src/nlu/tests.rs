@@ -305,3 +305,62 @@ fn knows_its_names() {
     let names: Vec<&str> = model.intent_names().collect();
     assert_eq!(names, ["order_pizza", "hours", "order_status"]);
 }
+
+/// A model whose only intent is a 40-letter word, and one whose intent is a 30-letter word.
+fn long_word_models() -> (NluModel, String, NluModel, String) {
+    let over = "pneumonoultramicroscopicsilicovolcanoxyz".to_owned(); // 40 letters
+    let under = over[..30].to_owned();
+    let build = |word: &str| {
+        let intents = [intent("word", &[word], &[])];
+        NluModel::build(&intents, &[], &NluConfig::default()).unwrap()
+    };
+    (build(&over), over, build(&under), under)
+}
+
+#[test]
+fn words_longer_than_the_cap_are_not_spell_corrected() {
+    let (over_model, over, under_model, under) = long_word_models();
+    // One substitution away from the known word, each time.
+    let typo = |word: &str| format!("x{}", &word[1..]);
+    let corrected = under_model.classify(&typo(&under));
+    assert_eq!(corrected.intent.as_deref(), Some("word"), "{corrected:?}");
+    let left_alone = over_model.classify(&typo(&over));
+    assert_eq!(left_alone.intent, None, "{left_alone:?}");
+    assert_eq!(over_model.classify(&over).intent.as_deref(), Some("word"));
+}
+
+#[test]
+fn classifying_a_huge_word_costs_about_reading_it() {
+    // Correcting a word costs its length squared: 200,000 letters took 24 s (release) before
+    // the cap; now the word is read a few times. The bound is generous (debug build, shared
+    // machine) yet far below what the quadratic cost would take.
+    let model = pizza();
+    let text = format!("when are you open {}", "a".repeat(200_000));
+    let started = std::time::Instant::now();
+    let result = model.classify(&text);
+    let took = started.elapsed();
+    assert_eq!(result.intent.as_deref(), Some("hours"), "{result:?}");
+    assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
+}
+
+#[test]
+fn classification_stops_at_its_deadline() {
+    let model = pizza();
+    let past = std::time::Instant::now();
+    assert_eq!(
+        model.classify_until("opning hours", Some(past)),
+        Err(DeadlineExceeded)
+    );
+    // Many words spelling correction looks at, and a deadline that passes while it runs.
+    let text = "xqzvb ".repeat(300_000);
+    let started = std::time::Instant::now();
+    let deadline = started + std::time::Duration::from_millis(20);
+    assert_eq!(
+        model.classify_until(&text, Some(deadline)),
+        Err(DeadlineExceeded)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    // Without a deadline the same model answers as usual.
+    let result = model.classify_until("opning hours", None).unwrap();
+    assert_eq!(result.intent.as_deref(), Some("hours"));
+}

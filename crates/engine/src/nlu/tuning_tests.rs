@@ -74,7 +74,10 @@ fn correct_at(threshold: f32, positives: &[(bool, f32)], negatives: &[f32]) -> u
 
 #[test]
 fn default_threshold_is_near_the_best_on_labelled_sentences() {
-    let config = NluConfig { threshold: 0.0 };
+    let config = NluConfig {
+        threshold: 0.0,
+        ..NluConfig::default()
+    };
     let model = NluModel::build(&pizza_intents(), &pizza_entities(), &config).unwrap();
     let positives: Vec<(bool, f32)> = POSITIVES
         .iter()

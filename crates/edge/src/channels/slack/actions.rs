@@ -39,7 +39,7 @@ pub(super) async fn interactivity(
         .clicks
         .into_iter()
         .map(|click| {
-            let request = parse_action(Some(&click.request), &agent)?;
+            let request = parse_action(Some(&click.request), &agent, &state.limits)?;
             Ok(turn_input(request, click.idempotency_key))
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
