@@ -154,14 +154,8 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
 /// most `within`.
 async fn more_turns(acked: &AtomicUsize, turns: usize, within: Duration) {
     let target = acked.load(Ordering::Acquire) + turns;
-    let started = Instant::now();
-    while acked.load(Ordering::Acquire) < target {
-        assert!(
-            started.elapsed() < within,
-            "the clients acknowledged fewer than {turns} turns in {within:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let what = format!("the clients acknowledged fewer than {turns} turns");
+    turnstile_testkit::wait_until(within, &what, || acked.load(Ordering::Acquire) >= target).await;
 }
 
 /// `sessions` clients against the 3-node `cluster`: kills n1 under load, brings it back, then

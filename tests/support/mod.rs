@@ -257,14 +257,11 @@ impl SlowWebhook {
 
     /// Waits until the webhook has received `n` calls (for at most `limit`).
     pub async fn wait_for_calls(&self, n: usize, limit: Duration) {
-        let deadline = std::time::Instant::now() + limit;
-        while self.calls.load(std::sync::atomic::Ordering::SeqCst) < n {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the webhook got fewer than {n} calls in {limit:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        let what = format!("the webhook got fewer than {n} calls");
+        turnstile_testkit::wait_until(limit, &what, || {
+            self.calls.load(std::sync::atomic::Ordering::SeqCst) >= n
+        })
+        .await;
     }
 }
 

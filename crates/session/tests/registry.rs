@@ -91,15 +91,6 @@ fn text() -> Request {
     Request::Text("+".into())
 }
 
-/// Waits until `condition` holds, for at most `within` (of the test's clock, paused or not).
-async fn eventually(within: Duration, what: &str, condition: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + within;
-    while !condition() {
-        assert!(tokio::time::Instant::now() < deadline, "{what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 // Paused time: the idle timeout and the sweeps run on tokio's clock, which advances as soon
 // as every task waits, so the test neither sleeps nor depends on the machine's speed.
 #[tokio::test(start_paused = true)]
@@ -117,7 +108,7 @@ async fn idle_sessions_are_passivated_and_come_back_from_the_store() {
     tokio::time::advance(idle_timeout / 2).await;
     assert_eq!(sessions.resident(), 1, "passivated before its idle timeout");
     // …but within a sweep or two after it.
-    eventually(
+    turnstile_testkit::wait_until(
         idle_timeout,
         "the idle session was never passivated",
         || sessions.resident() == 0,
@@ -163,7 +154,7 @@ async fn a_new_session_is_refused_while_every_resident_one_is_busy() {
         tokio::spawn(async move { turn(&sessions, "slow", Request::Launch).await })
     };
     // The slow session is busy once its turn is waiting on the webhook.
-    eventually(
+    turnstile_testkit::wait_until(
         Duration::from_secs(10),
         "the slow turn never called its webhook",
         || calls.load(Ordering::SeqCst) == 1,

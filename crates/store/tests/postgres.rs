@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{assert_conflict, assert_fenced, commit, commit_with_record, fence, load};
 use tokio_postgres::{Client, NoTls};
@@ -136,14 +136,10 @@ async fn a_claim_fences_every_commit_that_starts_after_it() {
         })
         .collect();
     // B claims while A is busy committing: once A has committed about three times per writer.
-    let started = Instant::now();
-    while acks.load(Ordering::SeqCst) < 3 * WRITERS {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "A barely commits"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    turnstile_testkit::wait_until(Duration::from_secs(30), "A barely commits", || {
+        acks.load(Ordering::SeqCst) >= 3 * WRITERS
+    })
+    .await;
     let new = node_b.claim_partition(PARTITION, "node-b").await.unwrap();
     claimed.store(true, Ordering::SeqCst);
     assert_eq!(new, old + 1);

@@ -313,14 +313,10 @@ async fn acknowledged_commits_are_stored_through_repeated_outages() {
         let progress = Arc::clone(&progress);
         async move {
             let target = progress.load(Ordering::SeqCst) + 2 * WRITERS as u64;
-            let started = Instant::now();
-            while progress.load(Ordering::SeqCst) < target {
-                assert!(
-                    started.elapsed() < RECOVERY,
-                    "the writers stopped committing"
-                );
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
+            turnstile_testkit::wait_until(RECOVERY, "the writers stopped committing", || {
+                progress.load(Ordering::SeqCst) >= target
+            })
+            .await;
         }
     };
     more_commits().await;

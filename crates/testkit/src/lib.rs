@@ -29,8 +29,10 @@
 #![warn(missing_docs)]
 
 mod proxy;
+mod wait;
 
 pub use proxy::{Cut, PgProxy};
+pub use wait::wait_until;
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
